@@ -1,0 +1,180 @@
+/*
+ * Record batch v2 (magic 2), the unit Strata receives, stores and serves.
+ * Layout (docs/implementation.html of Kafka):
+ *
+ *   baseOffset int64 | batchLength int32 | partitionLeaderEpoch int32 |
+ *   magic int8 | crc uint32 | attributes int16 | lastOffsetDelta int32 |
+ *   baseTimestamp int64 | maxTimestamp int64 | producerId int64 |
+ *   producerEpoch int16 | baseSequence int32 | records count int32 | records
+ *
+ * batchLength counts the bytes after itself; the CRC-32C covers from
+ * attributes to the end. The broker rewrites baseOffset and
+ * partitionLeaderEpoch (not covered by the CRC) and, for LogAppendTime,
+ * maxTimestamp (covered: the CRC is recomputed).
+ */
+#ifndef ST_PROTOCOL_RECORD_BATCH_H
+#define ST_PROTOCOL_RECORD_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/arena.h"
+#include "protocol/buf.h"
+#include "protocol/compression.h"
+
+#define ST_BATCH_HEADER_BYTES 61
+#define ST_BATCH_LOG_OVERHEAD 12 /* baseOffset + batchLength */
+#define ST_BATCH_CRC_OFFSET 17
+#define ST_BATCH_ATTRIBUTES_OFFSET 21
+
+#define ST_BATCH_ATTR_CODEC_MASK 0x07
+#define ST_BATCH_ATTR_LOG_APPEND_TIME 0x08
+#define ST_BATCH_ATTR_TRANSACTIONAL 0x10
+#define ST_BATCH_ATTR_CONTROL 0x20
+#define ST_BATCH_ATTR_DELETE_HORIZON 0x40
+
+typedef struct st_batch_header {
+    int64_t base_offset;
+    int32_t batch_length; /* bytes after this field */
+    int32_t partition_leader_epoch;
+    int8_t magic;
+    uint32_t crc;
+    int16_t attributes;
+    int32_t last_offset_delta;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+    int32_t record_count;
+} st_batch_header_t;
+
+static inline int64_t st_batch_total_bytes(const st_batch_header_t *h) {
+    return (int64_t)h->batch_length + ST_BATCH_LOG_OVERHEAD;
+}
+static inline int64_t st_batch_last_offset(const st_batch_header_t *h) {
+    return h->base_offset + h->last_offset_delta;
+}
+
+/* Parses the fixed 61-byte header at `p` (needs len >= 61). Returns 0, or
+ * ST_ERR_CORRUPT_MESSAGE when len is short or batch_length < 49, or
+ * ST_ERR_UNSUPPORTED_VERSION (magic != 2). Does not check the CRC. */
+int st_batch_header_parse(const uint8_t *p, size_t len, st_batch_header_t *h);
+
+/* True when the CRC stored in the batch matches its bytes; `len` must be
+ * the batch's total size. */
+bool st_batch_crc_valid(const uint8_t *batch, size_t len);
+
+/* In-place rewrites for the append path. */
+void st_batch_set_base_offset(uint8_t *batch, int64_t base_offset);
+void st_batch_set_partition_leader_epoch(uint8_t *batch, int32_t epoch);
+/* Sets maxTimestamp and the LogAppendTime attribute bit, then recomputes
+ * the CRC (both are covered by it). `len` is the batch's total size. */
+void st_batch_set_log_append_time(uint8_t *batch, size_t len, int64_t timestamp_ms);
+
+typedef struct st_record_header {
+    const uint8_t *key;
+    int32_t key_len;   /* -1 for null */
+    const uint8_t *value;
+    int32_t value_len; /* -1 for null */
+} st_record_header_t;
+
+/* One record, pointing into the (decompressed) records buffer. */
+typedef struct st_record {
+    int8_t attributes;
+    int64_t timestamp_delta;
+    int32_t offset_delta;
+    const uint8_t *key;
+    int32_t key_len;   /* -1 for null */
+    const uint8_t *value;
+    int32_t value_len; /* -1 for null */
+    int32_t header_count;
+    st_record_header_t *headers; /* arena-allocated, header_count long */
+} st_record_t;
+
+/* Limits applied while validating a batch from a client. */
+typedef struct st_batch_limits {
+    size_t decompressed_bytes_max; /* cap on one batch's decompressed records */
+    int32_t records_max;           /* cap on records in one batch */
+} st_batch_limits_t;
+
+/* A per-record error for Produce's RecordErrors (KIP-467). */
+typedef struct st_record_error {
+    int32_t batch_index; /* index of the record inside its batch */
+    const char *message; /* static string */
+} st_record_error_t;
+
+typedef struct st_batch_check {
+    int error;                  /* 0 or a Kafka error code */
+    const char *error_message;  /* static string or NULL */
+    st_record_error_t *record_errors; /* arena-allocated */
+    int32_t record_error_count;
+} st_batch_check_t;
+
+/*
+ * Full validation of one batch sent by a producer, as Kafka's
+ * LogValidator does: header sane, CRC valid (CORRUPT_MESSAGE), codec known
+ * and payload decompresses within limits (CORRUPT_MESSAGE /
+ * UNSUPPORTED_COMPRESSION_TYPE), records count matches and offset deltas
+ * run 0..n-1 with lastOffsetDelta = n-1 (INVALID_RECORD with per-record
+ * errors), no control batch (INVALID_RECORD), keys present when
+ * `require_keys` (compacted topics: INVALID_RECORD). `batch`/`len` is one
+ * whole batch. Returns check->error. Scratch memory comes from `arena`.
+ * Also, as Kafka does: baseOffset must be 0 and an idempotent batch needs a
+ * baseSequence (INVALID_RECORD); magic other than 2 is INVALID_RECORD. A
+ * batch beyond `limits` (decompressed bytes or record count) gets
+ * MESSAGE_TOO_LARGE, which makes the Java producer split it and retry.
+ */
+int st_batch_validate(const uint8_t *batch, size_t len, const st_batch_limits_t *limits,
+                      bool require_keys, st_arena_t *arena, st_batch_check_t *check);
+
+/*
+ * Iterates records of one batch. st_record_iter_init decompresses into
+ * arena memory when needed (bounded by decompressed_bytes_max). Returns 0
+ * or an error code.
+ */
+typedef struct st_record_iter {
+    st_reader_t reader;
+    int32_t remaining;
+    st_arena_t *arena;
+} st_record_iter_t;
+
+int st_record_iter_init(st_record_iter_t *it, const uint8_t *batch, size_t len,
+                        size_t decompressed_bytes_max, st_arena_t *arena);
+/* Returns 1 and fills `rec`, 0 at the end, or a negative/Kafka error code
+ * on malformed data. */
+int st_record_iter_next(st_record_iter_t *it, st_record_t *rec);
+
+/*
+ * Builds a v2 batch (tools, tests, the metadata log, compaction rewrites,
+ * __consumer_offsets). Records are appended with explicit offset deltas so
+ * compaction can keep the original offsets.
+ */
+typedef struct st_batch_builder {
+    st_writer_t records; /* uncompressed record bytes */
+    st_codec_t codec;
+    int16_t attributes_extra; /* e.g. ST_BATCH_ATTR_CONTROL | TRANSACTIONAL */
+    int64_t base_offset;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+    int32_t partition_leader_epoch;
+    int32_t record_count;
+    int32_t last_offset_delta;
+} st_batch_builder_t;
+
+/* Producer fields default to -1 (no producer), timestamps to the first
+ * record's. */
+void st_batch_builder_init(st_batch_builder_t *b, st_codec_t codec, int64_t base_offset);
+void st_batch_builder_free(st_batch_builder_t *b);
+void st_batch_builder_add(st_batch_builder_t *b, int32_t offset_delta, int64_t timestamp_ms,
+                          const uint8_t *key, int32_t key_len, const uint8_t *value, int32_t value_len,
+                          const st_record_header_t *headers, int32_t header_count);
+/* Appends the finished batch (header, CRC, compressed records) to `out`.
+ * Returns 0 or an error from the codec. */
+int st_batch_builder_finish(st_batch_builder_t *b, st_writer_t *out);
+
+#endif
