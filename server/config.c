@@ -1,0 +1,1176 @@
+/*
+ * Broker and topic configuration: the two tables, a java.util.Properties
+ * reader, Kafka's ConfigDef parsing rules and DescribeConfigs views.
+ *
+ * Invariants:
+ *  1. Every key has exactly one line in k_broker or k_topic; nothing else
+ *     in Strata spells a default.
+ *  2. Every topic key's synonyms[0] is a broker key of the same type; the
+ *     broker slot of synonyms[0] holds the effective value the topic falls
+ *     back to (derivations such as log.retention.hours -> log.retention.ms
+ *     are applied into that slot at load).
+ *  3. After a successful load every broker slot either has a value (typed
+ *     and, for strings, `string`) or is one of Kafka's null-default keys.
+ *
+ * Value parsing follows Kafka's ConfigDef: the value is trimmed (Java
+ * String.trim), numbers are Java parseInt/parseLong (optional sign, digits,
+ * nothing else, in range of the type), booleans are true/false in any case,
+ * STRING enums are case-sensitive, LIST splits on commas and trims each
+ * element. Error text is ConfigException's: "Invalid value V for
+ * configuration K: REASON".
+ */
+#include "server/config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "protocol/errors.h"
+
+/* ---- The tables ---------------------------------------------------------- */
+
+enum { DEF_READ_ONLY = 1, DEF_SENSITIVE = 2 };
+
+typedef struct config_def {
+    const char *name;
+    st_config_type_t type;
+    const char *default_value; /* NULL: Kafka's null; topic keys use the broker's */
+    int64_t min, max;          /* inclusive bounds for numbers */
+    const char *const *valid;  /* STRING: one of these; LIST: each element one of these */
+    uint8_t flags;
+    const char *doc;
+} config_def_t;
+
+typedef struct topic_def {
+    config_def_t def;          /* default_value is unused: the broker's applies */
+    const char *synonyms[3];   /* broker keys in Kafka's precedence order */
+    int settings_offset;       /* field in st_topic_settings_t, or NO_FIELD */
+} topic_def_t;
+
+#define T_BOOL ST_CONFIG_TYPE_BOOLEAN
+#define T_STR ST_CONFIG_TYPE_STRING
+#define T_INT ST_CONFIG_TYPE_INT
+#define T_SHORT ST_CONFIG_TYPE_SHORT
+#define T_LONG ST_CONFIG_TYPE_LONG
+#define T_DBL ST_CONFIG_TYPE_DOUBLE
+#define T_LIST ST_CONFIG_TYPE_LIST
+#define ANY INT64_MIN, INT64_MAX
+#define AT_LEAST(n) (n), INT64_MAX
+#define BETWEEN(a, b) (a), (b)
+#define RO DEF_READ_ONLY
+#define DYN 0 /* Kafka can change it at runtime (per-broker or cluster-wide) */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define LONG_MAX_STR "9223372036854775807"
+#define INT_MAX_STR "2147483647"
+#define FIELD(f) (int)offsetof(st_topic_settings_t, f)
+#define NO_FIELD (-1)
+
+static const char *const k_policies[] = {"compact", "delete", NULL};
+/* BrokerCompressionType order, as Kafka prints it in the error message. */
+static const char *const k_codecs[] = {"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer", NULL};
+static const char *const k_timestamp_types[] = {"CreateTime", "LogAppendTime", NULL};
+static const char *const k_roles[] = {"broker", "controller", NULL};
+
+/*
+ * Broker keys. Read-only mirrors Kafka's "read-only" dynamic update mode.
+ * The Strata limits:
+ *  - strata.decompressed.batch.max.bytes bounds the memory one produced batch
+ *    may inflate into while it is validated; Kafka has no such cap and
+ *    relies on the JVM heap. 64 MiB admits a 64:1 ratio on a default-size
+ *    (1 MiB) batch, beyond what real zstd/lz4 data reaches, while keeping
+ *    decompression memory at 64 MiB times the batches validated at once.
+ *    It must be at least message.max.bytes (checked at load).
+ *  - strata.max.inflight.requests.per.connection: requests read from one
+ *    connection but not yet answered; at the limit the connection stops being
+ *    read (backpressure). Kafka reads one at a time; 100 leaves room for
+ *    pipelining clients (librdkafka sends up to 1M in flight by default but
+ *    waits when the socket stops draining).
+ * Fetch responses are bounded by Kafka's own fetch.max.bytes.
+ */
+static const config_def_t k_broker[] = {
+    /* KRaft, identity, listeners */
+    {"node.id", T_INT, "-1", BETWEEN(-1, INT32_MAX), NULL, RO, "Id of this node in the KRaft quorum; required"},
+    {"process.roles", T_LIST, "", ANY, k_roles, RO, "Roles of this node: broker, controller or both"},
+    {"controller.quorum.voters", T_LIST, "", ANY, NULL, RO, "Static controller quorum as id@host:port,..."},
+    {"controller.listener.names", T_STR, NULL, ANY, NULL, RO, "Listener names the controller uses"},
+    {"listeners", T_STR, "PLAINTEXT://:9092", ANY, NULL, DYN, "Listeners as NAME://host:port,..."},
+    {"advertised.listeners", T_STR, NULL, ANY, NULL, DYN, "Listeners published to clients; defaults to listeners"},
+    {"cluster.id", T_STR, NULL, ANY, NULL, RO, "Strata: cluster id for formatting new log dirs (optional)"},
+    {"http.listeners", T_STR, "http://127.0.0.1:9644", ANY, NULL, RO, "Strata: admin and metrics HTTP listeners"},
+    /* Logs */
+    {"log.dirs", T_STR, NULL, ANY, NULL, RO, "Comma-separated data directories; defaults to log.dir"},
+    {"log.dir", T_STR, "/tmp/kafka-logs", ANY, NULL, RO, "Data directory used when log.dirs is unset"},
+    {"log.segment.bytes", T_INT, "1073741824", AT_LEAST(1048576), NULL, DYN, "Maximum size of one segment file"},
+    {"log.roll.ms", T_LONG, NULL, AT_LEAST(1), NULL, DYN, "Roll a segment after this time; overrides log.roll.hours"},
+    {"log.roll.hours", T_INT, "168", AT_LEAST(1), NULL, RO, "Roll a segment after this many hours"},
+    {"log.roll.jitter.ms", T_LONG, NULL, AT_LEAST(0), NULL, DYN, "Maximum random jitter on segment roll time"},
+    {"log.roll.jitter.hours", T_INT, "0", AT_LEAST(0), NULL, RO, "Roll jitter in hours, if log.roll.jitter.ms is unset"},
+    {"log.retention.ms", T_LONG, NULL, ANY, NULL, DYN, "Delete segments older than this; -1 unlimited"},
+    {"log.retention.minutes", T_INT, NULL, ANY, NULL, RO, "Retention in minutes, if log.retention.ms is unset"},
+    {"log.retention.hours", T_INT, "168", ANY, NULL, RO, "Retention in hours, if .ms and .minutes are unset"},
+    {"log.retention.bytes", T_LONG, "-1", ANY, NULL, DYN, "Delete old segments beyond this partition size; -1 unlimited"},
+    {"log.retention.check.interval.ms", T_LONG, "300000", AT_LEAST(1), NULL, RO, "How often retention is checked"},
+    {"log.segment.delete.delay.ms", T_LONG, "60000", AT_LEAST(0), NULL, DYN, "Delay before a deleted segment's files go"},
+    {"log.index.interval.bytes", T_INT, "4096", AT_LEAST(0), NULL, DYN, "Bytes between offset index entries"},
+    {"log.index.size.max.bytes", T_INT, "10485760", AT_LEAST(4), NULL, DYN, "Maximum size of an offset index file"},
+    {"log.flush.interval.messages", T_LONG, LONG_MAX_STR, AT_LEAST(1), NULL, DYN, "fsync after this many messages"},
+    {"log.flush.interval.ms", T_LONG, NULL, AT_LEAST(0), NULL, DYN, "fsync after this time; defaults to the scheduler interval"},
+    {"log.flush.scheduler.interval.ms", T_LONG, LONG_MAX_STR, ANY, NULL, RO, "How often logs are checked for flushing"},
+    {"log.preallocate", T_BOOL, "false", ANY, NULL, DYN, "Preallocate new segment files"},
+    {"log.cleaner.enable", T_BOOL, "true", ANY, NULL, RO, "Run the log cleaner (compaction)"},
+    {"log.cleaner.threads", T_INT, "1", AT_LEAST(0), NULL, DYN, "Log cleaner threads"},
+    {"log.cleaner.backoff.ms", T_LONG, "15000", AT_LEAST(0), NULL, DYN, "Cleaner sleep when there is nothing to clean"},
+    {"log.cleanup.policy", T_LIST, "delete", ANY, k_policies, DYN, "Default cleanup policy: delete, compact or both"},
+    {"log.cleaner.delete.retention.ms", T_LONG, "86400000", AT_LEAST(0), NULL, DYN, "How long tombstones are kept"},
+    {"log.cleaner.min.compaction.lag.ms", T_LONG, "0", AT_LEAST(0), NULL, DYN, "Minimum age before a record is compacted"},
+    {"log.cleaner.max.compaction.lag.ms", T_LONG, LONG_MAX_STR, AT_LEAST(1), NULL, DYN, "Maximum age before a record is compacted"},
+    {"log.cleaner.min.cleanable.ratio", T_DBL, "0.5", BETWEEN(0, 1), NULL, DYN, "Dirty ratio that triggers cleaning"},
+    {"log.message.timestamp.type", T_STR, "CreateTime", ANY, k_timestamp_types, DYN, "CreateTime or LogAppendTime"},
+    {"log.message.timestamp.before.max.ms", T_LONG, LONG_MAX_STR, AT_LEAST(0), NULL, DYN, "Largest accepted age of a CreateTime timestamp"},
+    {"log.message.timestamp.after.max.ms", T_LONG, "3600000", AT_LEAST(0), NULL, DYN, "Largest accepted future skew of a CreateTime timestamp"},
+    {"log.message.downconversion.enable", T_BOOL, "true", ANY, NULL, DYN, "Deprecated no-op: Kafka 4 never down-converts"},
+    {"num.recovery.threads.per.data.dir", T_INT, "2", AT_LEAST(1), NULL, DYN, "Threads per data dir for recovery at startup"},
+    {"message.max.bytes", T_INT, STR(ST_CONFIG_DEFAULT_MESSAGE_MAX_BYTES), AT_LEAST(0), NULL, DYN, "Largest record batch accepted"},
+    {"compression.type", T_STR, "producer", ANY, k_codecs, DYN, "Codec batches are stored with; producer keeps theirs"},
+    {"min.insync.replicas", T_INT, "1", AT_LEAST(1), NULL, DYN, "Replicas that must ack an acks=all write"},
+    {"unclean.leader.election.enable", T_BOOL, "false", ANY, NULL, DYN, "Allow out-of-sync replicas to become leader"},
+    /* Topics */
+    {"num.partitions", T_INT, "1", AT_LEAST(1), NULL, RO, "Default partition count of new topics"},
+    {"default.replication.factor", T_INT, "1", AT_LEAST(1), NULL, RO, "Default replication factor of new topics"},
+    {"auto.create.topics.enable", T_BOOL, "true", ANY, NULL, RO, "Create unknown topics on Metadata requests"},
+    {"delete.topic.enable", T_BOOL, "true", ANY, NULL, RO, "Allow DeleteTopics"},
+    /* Network */
+    {"socket.request.max.bytes", T_INT, STR(ST_CONFIG_DEFAULT_SOCKET_REQUEST_MAX_BYTES), AT_LEAST(1), NULL, RO, "Largest request accepted"},
+    {"socket.send.buffer.bytes", T_INT, "102400", ANY, NULL, RO, "SO_SNDBUF; -1 leaves the OS default"},
+    {"socket.receive.buffer.bytes", T_INT, "102400", ANY, NULL, RO, "SO_RCVBUF; -1 leaves the OS default"},
+    {"max.connections", T_INT, INT_MAX_STR, AT_LEAST(0), NULL, DYN, "Maximum connections to the broker"},
+    {"max.connections.per.ip", T_INT, INT_MAX_STR, AT_LEAST(0), NULL, DYN, "Maximum connections from one address"},
+    {"connections.max.idle.ms", T_LONG, "600000", ANY, NULL, RO, "Close connections idle this long"},
+    {"num.network.threads", T_INT, "3", AT_LEAST(1), NULL, DYN, "Threads handling network I/O"},
+    {"num.io.threads", T_INT, "8", AT_LEAST(1), NULL, DYN, "Threads processing requests"},
+    {"queued.max.requests", T_INT, "500", AT_LEAST(1), NULL, RO, "Requests queued before network reads stop"},
+    {"max.incremental.fetch.session.cache.slots", T_INT, "1000", AT_LEAST(0), NULL, RO, "Incremental fetch sessions kept"},
+    {"fetch.max.bytes", T_INT, STR(ST_CONFIG_DEFAULT_FETCH_MAX_BYTES), AT_LEAST(1024), NULL, RO, "Largest Fetch response"},
+    /* Groups and transactions */
+    {"offsets.topic.num.partitions", T_INT, "50", AT_LEAST(1), NULL, RO, "Partitions of __consumer_offsets"},
+    {"offsets.topic.replication.factor", T_SHORT, "3", AT_LEAST(1), NULL, RO, "Replication factor of __consumer_offsets"},
+    {"offsets.retention.minutes", T_INT, "10080", AT_LEAST(1), NULL, RO, "Keep committed offsets of empty groups this long"},
+    {"offsets.retention.check.interval.ms", T_LONG, "600000", AT_LEAST(1), NULL, RO, "How often stale offsets are removed"},
+    {"group.initial.rebalance.delay.ms", T_INT, "3000", ANY, NULL, RO, "Wait for more members before the first rebalance"},
+    {"group.min.session.timeout.ms", T_INT, "6000", ANY, NULL, RO, "Smallest session timeout a member may ask for"},
+    {"group.max.session.timeout.ms", T_INT, "1800000", ANY, NULL, RO, "Largest session timeout a member may ask for"},
+    {"group.max.size", T_INT, INT_MAX_STR, AT_LEAST(1), NULL, RO, "Maximum members of one classic group"},
+    {"transactional.id.expiration.ms", T_INT, "604800000", AT_LEAST(1), NULL, RO, "Expire idle transactional ids after this"},
+    {"transaction.max.timeout.ms", T_INT, "900000", AT_LEAST(1), NULL, RO, "Largest transaction timeout a producer may ask for"},
+    {"transaction.state.log.num.partitions", T_INT, "50", AT_LEAST(1), NULL, RO, "Partitions of __transaction_state"},
+    {"transaction.state.log.replication.factor", T_SHORT, "3", AT_LEAST(1), NULL, RO, "Replication factor of __transaction_state"},
+    {"producer.id.expiration.ms", T_INT, "86400000", AT_LEAST(1), NULL, RO, "Expire idle producer ids after this"},
+    /* Strata limits (see above) */
+    {"strata.decompressed.batch.max.bytes", T_INT, STR(ST_CONFIG_DEFAULT_DECOMPRESSED_BATCH_MAX_BYTES), AT_LEAST(1), NULL, RO, "Strata: largest decompressed size of one batch"},
+    {"strata.max.inflight.requests.per.connection", T_INT, STR(ST_CONFIG_DEFAULT_MAX_INFLIGHT_REQUESTS), BETWEEN(1, 10000), NULL, RO, "Strata: unanswered requests per connection before reads stop"},
+};
+
+/* Topic keys (Kafka's TopicConfig), alphabetical as DescribeConfigs lists
+ * them. message.downconversion.enable is accepted as Kafka 4 does, a no-op. */
+static const topic_def_t k_topic[] = {
+    {{"cleanup.policy", T_LIST, NULL, ANY, k_policies, 0, "delete, compact or both"}, {"log.cleanup.policy"}, NO_FIELD},
+    {{"compression.type", T_STR, NULL, ANY, k_codecs, 0, "Codec batches are stored with"}, {"compression.type"}, NO_FIELD},
+    {{"delete.retention.ms", T_LONG, NULL, AT_LEAST(0), NULL, 0, "How long tombstones are kept"}, {"log.cleaner.delete.retention.ms"}, FIELD(delete_retention_ms)},
+    {{"file.delete.delay.ms", T_LONG, NULL, AT_LEAST(0), NULL, 0, "Delay before deleted segment files go"}, {"log.segment.delete.delay.ms"}, FIELD(file_delete_delay_ms)},
+    {{"flush.messages", T_LONG, NULL, AT_LEAST(1), NULL, 0, "fsync after this many messages"}, {"log.flush.interval.messages"}, FIELD(flush_messages)},
+    {{"flush.ms", T_LONG, NULL, AT_LEAST(0), NULL, 0, "fsync after this time"}, {"log.flush.interval.ms", "log.flush.scheduler.interval.ms"}, FIELD(flush_ms)},
+    {{"index.interval.bytes", T_INT, NULL, AT_LEAST(0), NULL, 0, "Bytes between offset index entries"}, {"log.index.interval.bytes"}, FIELD(index_interval_bytes)},
+    {{"max.compaction.lag.ms", T_LONG, NULL, AT_LEAST(1), NULL, 0, "Maximum age before a record is compacted"}, {"log.cleaner.max.compaction.lag.ms"}, FIELD(max_compaction_lag_ms)},
+    {{"max.message.bytes", T_INT, NULL, AT_LEAST(0), NULL, 0, "Largest record batch accepted"}, {"message.max.bytes"}, FIELD(max_message_bytes)},
+    {{"message.downconversion.enable", T_BOOL, NULL, ANY, NULL, 0, "Deprecated no-op"}, {"log.message.downconversion.enable"}, NO_FIELD},
+    {{"message.timestamp.after.max.ms", T_LONG, NULL, AT_LEAST(0), NULL, 0, "Largest future skew of a CreateTime timestamp"}, {"log.message.timestamp.after.max.ms"}, FIELD(message_timestamp_after_max_ms)},
+    {{"message.timestamp.before.max.ms", T_LONG, NULL, AT_LEAST(0), NULL, 0, "Largest age of a CreateTime timestamp"}, {"log.message.timestamp.before.max.ms"}, FIELD(message_timestamp_before_max_ms)},
+    {{"message.timestamp.type", T_STR, NULL, ANY, k_timestamp_types, 0, "CreateTime or LogAppendTime"}, {"log.message.timestamp.type"}, NO_FIELD},
+    {{"min.cleanable.dirty.ratio", T_DBL, NULL, BETWEEN(0, 1), NULL, 0, "Dirty ratio that triggers cleaning"}, {"log.cleaner.min.cleanable.ratio"}, FIELD(min_cleanable_dirty_ratio)},
+    {{"min.compaction.lag.ms", T_LONG, NULL, AT_LEAST(0), NULL, 0, "Minimum age before a record is compacted"}, {"log.cleaner.min.compaction.lag.ms"}, FIELD(min_compaction_lag_ms)},
+    {{"min.insync.replicas", T_INT, NULL, AT_LEAST(1), NULL, 0, "Replicas that must ack an acks=all write"}, {"min.insync.replicas"}, FIELD(min_insync_replicas)},
+    {{"preallocate", T_BOOL, NULL, ANY, NULL, 0, "Preallocate new segment files"}, {"log.preallocate"}, FIELD(preallocate)},
+    {{"retention.bytes", T_LONG, NULL, ANY, NULL, 0, "Delete old segments beyond this size; -1 unlimited"}, {"log.retention.bytes"}, FIELD(retention_bytes)},
+    {{"retention.ms", T_LONG, NULL, AT_LEAST(-1), NULL, 0, "Delete segments older than this; -1 unlimited"}, {"log.retention.ms", "log.retention.minutes", "log.retention.hours"}, FIELD(retention_ms)},
+    {{"segment.bytes", T_INT, NULL, AT_LEAST(1048576), NULL, 0, "Maximum size of one segment file"}, {"log.segment.bytes"}, FIELD(segment_bytes)},
+    {{"segment.index.bytes", T_INT, NULL, AT_LEAST(4), NULL, 0, "Maximum size of an offset index file"}, {"log.index.size.max.bytes"}, FIELD(segment_index_bytes)},
+    {{"segment.jitter.ms", T_LONG, NULL, AT_LEAST(0), NULL, 0, "Maximum random jitter on segment roll time"}, {"log.roll.jitter.ms", "log.roll.jitter.hours"}, FIELD(segment_jitter_ms)},
+    {{"segment.ms", T_LONG, NULL, AT_LEAST(1), NULL, 0, "Roll a segment after this time"}, {"log.roll.ms", "log.roll.hours"}, FIELD(segment_ms)},
+    {{"unclean.leader.election.enable", T_BOOL, NULL, ANY, NULL, 0, "Allow out-of-sync replicas to become leader"}, {"unclean.leader.election.enable"}, FIELD(unclean_leader_election)},
+};
+
+#define BROKER_COUNT ((int32_t)(sizeof k_broker / sizeof k_broker[0]))
+#define TOPIC_COUNT ((int32_t)(sizeof k_topic / sizeof k_topic[0]))
+
+/* How the limits relate (STYLE 6). A batch that fits message.max.bytes must
+ * be able to decompress, and fit in a request. */
+_Static_assert(ST_CONFIG_DEFAULT_DECOMPRESSED_BATCH_MAX_BYTES >= ST_CONFIG_DEFAULT_MESSAGE_MAX_BYTES,
+               "a default-size batch must be allowed to decompress");
+_Static_assert(ST_CONFIG_DEFAULT_SOCKET_REQUEST_MAX_BYTES >= ST_CONFIG_DEFAULT_MESSAGE_MAX_BYTES,
+               "a default-size batch must fit in a request");
+_Static_assert(ST_CONFIG_DEFAULT_FETCH_MAX_BYTES >= ST_CONFIG_DEFAULT_MESSAGE_MAX_BYTES,
+               "a default-size batch must fit in a fetch response");
+
+/* ---- The loaded config ---------------------------------------------------- */
+
+typedef struct typed {
+    int64_t l;
+    double d;
+    bool b;
+} typed_t;
+
+typedef struct slot {
+    char *configured;   /* normalized value from file/override (owned); NULL when unset */
+    bool has_value;     /* false only for unset null-default keys */
+    typed_t typed;      /* effective value for numbers and booleans */
+    const char *string; /* effective value for STRING/LIST/PASSWORD */
+} slot_t;
+
+typedef struct unused_key {
+    char *name;
+    char *value;
+} unused_key_t;
+
+struct st_config {
+    slot_t slots[BROKER_COUNT];
+    unused_key_t *unused;
+    int32_t unused_count;
+};
+
+/* ---- Small helpers -------------------------------------------------------- */
+
+static void *xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fprintf(stderr, "st_config: out of memory\n");
+        abort();
+    }
+    return q;
+}
+
+static char *xstrndup(const char *s, size_t n) {
+    char *d = xrealloc(NULL, n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+static char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+
+/* A programming error: a caller named a key that is not in the table or asked
+ * for the wrong type. */
+static _Noreturn void misuse(const char *what, const char *name) {
+    fprintf(stderr, "st_config: %s: %s\n", what, name);
+    abort();
+}
+
+int32_t st_config_broker_index(const char *name) {
+    for (int32_t i = 0; i < BROKER_COUNT; i++) {
+        if (strcmp(k_broker[i].name, name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+int32_t st_topic_config_index(const char *name) {
+    for (int32_t i = 0; i < TOPIC_COUNT; i++) {
+        if (strcmp(k_topic[i].def.name, name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Java String.trim(): strips every char <= ' ' from both ends. */
+static void trim_span(const char *s, size_t *start, size_t *end) {
+    size_t a = 0, b = strlen(s);
+    while (a < b && (unsigned char)s[a] <= ' ')
+        a++;
+    while (b > a && (unsigned char)s[b - 1] <= ' ')
+        b--;
+    *start = a;
+    *end = b;
+}
+
+static void set_msg(char *msg, size_t len, const char *fmt, ...) {
+    if (!msg || len == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, len, fmt, ap);
+    va_end(ap);
+}
+
+static const char *type_name(st_config_type_t t) {
+    switch (t) {
+    case T_BOOL: return "BOOLEAN";
+    case T_STR: return "STRING";
+    case T_INT: return "INT";
+    case T_SHORT: return "SHORT";
+    case T_LONG: return "LONG";
+    case T_DBL: return "DOUBLE";
+    case T_LIST: return "LIST";
+    default: return "UNKNOWN";
+    }
+}
+
+static bool in_valid(const char *const *valid, const char *s, size_t n) {
+    for (; *valid; valid++) {
+        if (strlen(*valid) == n && memcmp(*valid, s, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void join_valid(const char *const *valid, char *buf, size_t len) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const char *const *v = valid; *v; v++) {
+        int w = snprintf(buf + used, len - used, "%s%s", v == valid ? "" : ", ", *v);
+        if (w < 0 || (size_t)w >= len - used)
+            return;
+        used += (size_t)w;
+    }
+}
+
+/* Java Long.parseLong over s[0..n): optional sign, then only digits. */
+static bool parse_int64(const char *s, size_t n, int64_t lo, int64_t hi, int64_t *out) {
+    size_t i = 0;
+    bool negative = false;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        negative = s[i++] == '-';
+    if (i == n)
+        return false;
+    /* Accumulate negatively so INT64_MIN parses. */
+    int64_t acc = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        int digit = s[i] - '0';
+        if (acc < (INT64_MIN + digit) / 10)
+            return false;
+        acc = acc * 10 - digit;
+    }
+    if (!negative) {
+        if (acc == INT64_MIN)
+            return false;
+        acc = -acc;
+    }
+    if (acc < lo || acc > hi)
+        return false;
+    *out = acc;
+    return true;
+}
+
+/* ---- Value parsing (ConfigDef.parseType + validators) --------------------- */
+
+static int invalid_value(char *msg, size_t len, const char *name, const char *value,
+                         const char *reason) {
+    set_msg(msg, len, "Invalid value %s for configuration %s: %s", value, name, reason);
+    return ST_ERR_INVALID_CONFIG;
+}
+
+/*
+ * Parses `value` as `def` says into `out`. When `normalized` is not NULL it
+ * receives a new string with the value as Kafka would print it (caller
+ * frees). Returns 0 or ST_ERR_INVALID_CONFIG with the message in `msg`.
+ */
+static int parse_value(const config_def_t *def, const char *value, typed_t *out, char **normalized,
+                       char *msg, size_t msg_len) {
+    size_t a, b;
+    trim_span(value, &a, &b);
+    const char *s = value + a;
+    size_t n = b - a;
+    char trimmed[128]; /* the value as messages quote it */
+    snprintf(trimmed, sizeof trimmed, "%.*s", (int)(n < sizeof trimmed ? n : sizeof trimmed - 1), s);
+    char reason[160];
+    memset(out, 0, sizeof *out);
+
+    switch (def->type) {
+    case T_BOOL:
+        if (n == 4 && strncasecmp(s, "true", 4) == 0)
+            out->b = true;
+        else if (n == 5 && strncasecmp(s, "false", 5) == 0)
+            out->b = false;
+        else
+            return invalid_value(msg, msg_len, def->name, trimmed, "Expected value to be either true or false");
+        if (normalized)
+            *normalized = xstrdup(out->b ? "true" : "false");
+        return 0;
+    case T_SHORT:
+    case T_INT:
+    case T_LONG: {
+        int64_t lo = def->type == T_SHORT ? INT16_MIN : def->type == T_INT ? INT32_MIN : INT64_MIN;
+        int64_t hi = def->type == T_SHORT ? INT16_MAX : def->type == T_INT ? INT32_MAX : INT64_MAX;
+        if (!parse_int64(s, n, lo, hi, &out->l)) {
+            snprintf(reason, sizeof reason, "Not a number of type %s", type_name(def->type));
+            return invalid_value(msg, msg_len, def->name, trimmed, reason);
+        }
+        if (out->l < def->min) {
+            snprintf(reason, sizeof reason, "Value must be at least %" PRId64, def->min);
+            return invalid_value(msg, msg_len, def->name, trimmed, reason);
+        }
+        if (out->l > def->max) {
+            snprintf(reason, sizeof reason, "Value must be no more than %" PRId64, def->max);
+            return invalid_value(msg, msg_len, def->name, trimmed, reason);
+        }
+        if (normalized) {
+            char buf[24];
+            snprintf(buf, sizeof buf, "%" PRId64, out->l);
+            *normalized = xstrdup(buf);
+        }
+        return 0;
+    }
+    case T_DBL: {
+        char buf[64];
+        char *end = NULL;
+        if (n == 0 || n >= sizeof buf)
+            return invalid_value(msg, msg_len, def->name, trimmed, "Not a number of type DOUBLE");
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        out->d = strtod(buf, &end);
+        if (end != buf + n || !isfinite(out->d))
+            return invalid_value(msg, msg_len, def->name, trimmed, "Not a number of type DOUBLE");
+        if (out->d < (double)def->min) {
+            snprintf(reason, sizeof reason, "Value must be at least %" PRId64, def->min);
+            return invalid_value(msg, msg_len, def->name, trimmed, reason);
+        }
+        if (out->d > (double)def->max) {
+            snprintf(reason, sizeof reason, "Value must be no more than %" PRId64, def->max);
+            return invalid_value(msg, msg_len, def->name, trimmed, reason);
+        }
+        if (normalized)
+            *normalized = xstrdup(buf);
+        return 0;
+    }
+    case T_LIST: {
+        /* Split on commas, trim each element; an all-blank value is the empty
+         * list. Each element is checked against the valid set, and the error
+         * names the element, as ValidList does. */
+        char *joined = xrealloc(NULL, n + 1);
+        size_t used = 0;
+        size_t pos = 0;
+        while (n > 0) {
+            size_t comma = pos;
+            while (comma < n && s[comma] != ',')
+                comma++;
+            size_t ea = pos, eb = comma;
+            while (ea < eb && (unsigned char)s[ea] <= ' ')
+                ea++;
+            while (eb > ea && (unsigned char)s[eb - 1] <= ' ')
+                eb--;
+            if (def->valid && !in_valid(def->valid, s + ea, eb - ea)) {
+                char element[64], valid[128];
+                snprintf(element, sizeof element, "%.*s", (int)(eb - ea < 63 ? eb - ea : 63), s + ea);
+                join_valid(def->valid, valid, sizeof valid);
+                snprintf(reason, sizeof reason, "String must be one of: %s", valid);
+                free(joined);
+                return invalid_value(msg, msg_len, def->name, element, reason);
+            }
+            if (used > 0)
+                joined[used++] = ',';
+            memcpy(joined + used, s + ea, eb - ea);
+            used += eb - ea;
+            if (comma >= n)
+                break;
+            pos = comma + 1;
+        }
+        joined[used] = '\0';
+        if (normalized)
+            *normalized = joined;
+        else
+            free(joined);
+        return 0;
+    }
+    default: /* STRING, PASSWORD, CLASS */
+        if (def->valid && !in_valid(def->valid, s, n)) {
+            char valid[128];
+            join_valid(def->valid, valid, sizeof valid);
+            snprintf(reason, sizeof reason, "String must be one of: %s", valid);
+            return invalid_value(msg, msg_len, def->name, trimmed, reason);
+        }
+        if (normalized)
+            *normalized = xstrndup(s, n);
+        return 0;
+    }
+}
+
+/* ---- java.util.Properties reader ----------------------------------------- */
+
+typedef struct prop {
+    char *key;
+    char *value;
+    int line; /* 1-based line in the file; 0 for an override */
+} prop_t;
+
+typedef struct props {
+    prop_t *items;
+    int32_t count;
+    int32_t cap;
+} props_t;
+
+static void props_add(props_t *p, char *key, char *value, int line) {
+    if (p->count == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 32;
+        p->items = xrealloc(p->items, (size_t)p->cap * sizeof *p->items);
+    }
+    p->items[p->count++] = (prop_t){key, value, line};
+}
+
+static void props_free(props_t *p) {
+    for (int32_t i = 0; i < p->count; i++) {
+        free(p->items[i].key);
+        free(p->items[i].value);
+    }
+    free(p->items);
+}
+
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\f'; }
+static bool is_eol(char c) { return c == '\n' || c == '\r'; }
+
+static size_t consume_eol(const char *t, size_t len, size_t pos) {
+    if (t[pos] == '\r' && pos + 1 < len && t[pos + 1] == '\n')
+        return pos + 2;
+    return pos + 1;
+}
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Appends the escape starting after the backslash at line[*i] to out, and
+ * advances *i past it. \t \n \r \f map to controls, \uXXXX to UTF-8 (BMP,
+ * no surrogates), anything else to itself. Returns false on a malformed \u.
+ */
+static bool unescape(const char *line, size_t n, size_t *i, char *out, size_t *used) {
+    char c = line[*i];
+    (*i)++;
+    switch (c) {
+    case 't': out[(*used)++] = '\t'; return true;
+    case 'n': out[(*used)++] = '\n'; return true;
+    case 'r': out[(*used)++] = '\r'; return true;
+    case 'f': out[(*used)++] = '\f'; return true;
+    case 'u': {
+        unsigned cp = 0;
+        if (*i + 4 > n)
+            return false;
+        for (int k = 0; k < 4; k++) {
+            int h = hex_value(line[*i + (size_t)k]);
+            if (h < 0)
+                return false;
+            cp = cp * 16 + (unsigned)h;
+        }
+        *i += 4;
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+            return false;
+        /* "\uXXXX" is 6 bytes of input; UTF-8 needs at most 3: never grows. */
+        if (cp < 0x80) {
+            out[(*used)++] = (char)cp;
+        } else if (cp < 0x800) {
+            out[(*used)++] = (char)(0xC0 | (cp >> 6));
+            out[(*used)++] = (char)(0x80 | (cp & 0x3F));
+        } else {
+            out[(*used)++] = (char)(0xE0 | (cp >> 12));
+            out[(*used)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            out[(*used)++] = (char)(0x80 | (cp & 0x3F));
+        }
+        return true;
+    }
+    default: out[(*used)++] = c; return true;
+    }
+}
+
+/* Splits one logical line into key and value, applying escapes. */
+static bool split_logical_line(const char *line, size_t n, char **key, char **value) {
+    char *k = xrealloc(NULL, n + 1), *v = xrealloc(NULL, n + 1);
+    size_t kn = 0, vn = 0, i = 0;
+    while (i < n) {
+        char c = line[i];
+        if (c == '\\') {
+            i++;
+            if (i < n && !unescape(line, n, &i, k, &kn))
+                goto err_free;
+            continue;
+        }
+        if (c == '=' || c == ':' || is_ws(c))
+            break;
+        k[kn++] = c;
+        i++;
+    }
+    while (i < n && is_ws(line[i]))
+        i++;
+    if (i < n && (line[i] == '=' || line[i] == ':'))
+        i++;
+    while (i < n && is_ws(line[i]))
+        i++;
+    while (i < n) {
+        if (line[i] == '\\') {
+            i++;
+            if (i < n && !unescape(line, n, &i, v, &vn))
+                goto err_free;
+            continue;
+        }
+        v[vn++] = line[i++];
+    }
+    k[kn] = '\0';
+    v[vn] = '\0';
+    *key = k;
+    *value = v;
+    return true;
+err_free:
+    free(k);
+    free(v);
+    return false;
+}
+
+/*
+ * java.util.Properties.load over `text`: natural lines end in \n, \r or
+ * \r\n; leading blanks are skipped; '#' or '!' starts a comment line; a line
+ * ending in an odd number of backslashes continues on the next, whose
+ * leading blanks are skipped; the key ends at the first unescaped '=', ':'
+ * or blank.
+ */
+static int parse_properties(const char *text, size_t len, const char *path, props_t *out, char *err,
+                            size_t err_len) {
+    char *buf = xrealloc(NULL, len + 1);
+    size_t pos = 0;
+    int line_no = 1;
+    while (pos < len) {
+        while (pos < len && is_ws(text[pos]))
+            pos++;
+        if (pos >= len)
+            break;
+        if (is_eol(text[pos])) {
+            pos = consume_eol(text, len, pos);
+            line_no++;
+            continue;
+        }
+        if (text[pos] == '#' || text[pos] == '!') {
+            while (pos < len && !is_eol(text[pos]))
+                pos++;
+            if (pos < len)
+                pos = consume_eol(text, len, pos);
+            line_no++;
+            continue;
+        }
+        int start_line = line_no;
+        size_t n = 0;
+        for (;;) {
+            size_t s = pos;
+            while (pos < len && !is_eol(text[pos]))
+                pos++;
+            size_t e = pos, backslashes = 0;
+            while (e - backslashes > s && text[e - backslashes - 1] == '\\')
+                backslashes++;
+            bool continues = backslashes % 2 == 1;
+            size_t copy_end = continues ? e - 1 : e;
+            memcpy(buf + n, text + s, copy_end - s);
+            n += copy_end - s;
+            if (pos < len) {
+                pos = consume_eol(text, len, pos);
+                line_no++;
+            }
+            if (!continues || pos >= len)
+                break;
+            while (pos < len && is_ws(text[pos]))
+                pos++;
+        }
+        char *key, *value;
+        if (!split_logical_line(buf, n, &key, &value)) {
+            set_msg(err, err_len, "%s:%d: Malformed \\uxxxx encoding", path, start_line);
+            free(buf);
+            return ST_ERR_INVALID_CONFIG;
+        }
+        props_add(out, key, value, start_line);
+    }
+    free(buf);
+    return 0;
+}
+
+static int read_file(const char *path, char **text, size_t *len, char *err, size_t err_len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        set_msg(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        return ST_ERR_IO;
+    }
+    char *buf = xrealloc(NULL, ST_CONFIG_FILE_MAX_BYTES + 1);
+    size_t n = fread(buf, 1, ST_CONFIG_FILE_MAX_BYTES + 1, f);
+    int rc = 0;
+    if (ferror(f)) {
+        set_msg(err, err_len, "%s: read failed", path);
+        rc = ST_ERR_IO;
+    } else if (n > ST_CONFIG_FILE_MAX_BYTES) {
+        set_msg(err, err_len, "%s: larger than %d bytes", path, ST_CONFIG_FILE_MAX_BYTES);
+        rc = ST_ERR_LIMIT;
+    }
+    fclose(f);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+/* ---- Loading --------------------------------------------------------------- */
+
+static void keep_unused(st_config_t *c, const char *name, const char *value) {
+    for (int32_t i = 0; i < c->unused_count; i++) {
+        if (strcmp(c->unused[i].name, name) == 0) {
+            free(c->unused[i].value);
+            c->unused[i].value = xstrdup(value);
+            return;
+        }
+    }
+    c->unused = xrealloc(c->unused, (size_t)(c->unused_count + 1) * sizeof *c->unused);
+    c->unused[c->unused_count++] = (unused_key_t){xstrdup(name), xstrdup(value)};
+}
+
+static slot_t *slot_named(st_config_t *c, const char *name) {
+    int i = st_config_broker_index(name);
+    if (i < 0)
+        misuse("not a broker config", name);
+    return &c->slots[i];
+}
+
+/* Kafka's derived values (KafkaConfig.logRetentionTimeMillis etc.). */
+static void apply_derivations(st_config_t *c) {
+    const int64_t ms_per_minute = 60 * 1000, ms_per_hour = 60 * ms_per_minute;
+    slot_t *ms = slot_named(c, "log.retention.ms");
+    if (!ms->has_value) {
+        slot_t *minutes = slot_named(c, "log.retention.minutes");
+        ms->typed.l = minutes->has_value ? minutes->typed.l * ms_per_minute
+                                         : slot_named(c, "log.retention.hours")->typed.l * ms_per_hour;
+        ms->has_value = true;
+    }
+    if (ms->typed.l < 0)
+        ms->typed.l = -1;
+
+    slot_t *roll = slot_named(c, "log.roll.ms");
+    if (!roll->has_value) {
+        roll->typed.l = slot_named(c, "log.roll.hours")->typed.l * ms_per_hour;
+        roll->has_value = true;
+    }
+    slot_t *jitter = slot_named(c, "log.roll.jitter.ms");
+    if (!jitter->has_value) {
+        jitter->typed.l = slot_named(c, "log.roll.jitter.hours")->typed.l * ms_per_hour;
+        jitter->has_value = true;
+    }
+    slot_t *flush = slot_named(c, "log.flush.interval.ms");
+    if (!flush->has_value) {
+        flush->typed.l = slot_named(c, "log.flush.scheduler.interval.ms")->typed.l;
+        flush->has_value = true;
+    }
+    slot_t *dirs = slot_named(c, "log.dirs");
+    if (!dirs->has_value) {
+        dirs->string = slot_named(c, "log.dir")->string;
+        dirs->has_value = dirs->string != NULL;
+    }
+}
+
+static void format_origin(const prop_t *p, const char *path, char *buf, size_t len) {
+    if (p->line > 0)
+        snprintf(buf, len, "%s:%d", path, p->line);
+    else
+        snprintf(buf, len, "--override %s=%s", p->key, p->value);
+}
+
+int st_config_load(st_config_t **out, const char *path, int override_count, char *const *overrides,
+                   char *err, size_t err_len) {
+    *out = NULL;
+    set_msg(err, err_len, "%s", "");
+    props_t props = {0};
+    int rc = 0;
+    if (path) {
+        char *text;
+        size_t len;
+        rc = read_file(path, &text, &len, err, err_len);
+        if (rc != 0)
+            return rc;
+        rc = parse_properties(text, len, path, &props, err, err_len);
+        free(text);
+        if (rc != 0)
+            goto err_free_props;
+    }
+    for (int i = 0; i < override_count; i++) {
+        /* Kafka's CommandLineUtils.parseKeyValueArgs: split at the first '=',
+         * and a missing or empty value is an error. */
+        const char *eq = strchr(overrides[i], '=');
+        if (!eq || eq[1] == '\0') {
+            set_msg(err, err_len, "--override %s: Missing value for key %.*s", overrides[i],
+                    (int)(eq ? (size_t)(eq - overrides[i]) : strlen(overrides[i])), overrides[i]);
+            rc = ST_ERR_INVALID_CONFIG;
+            goto err_free_props;
+        }
+        props_add(&props, xstrndup(overrides[i], (size_t)(eq - overrides[i])), xstrdup(eq + 1), 0);
+    }
+
+    st_config_t *c = xrealloc(NULL, sizeof *c);
+    memset(c, 0, sizeof *c);
+    /* Last occurrence wins; overrides come after the file. */
+    const prop_t *chosen[BROKER_COUNT];
+    memset(chosen, 0, sizeof chosen);
+    for (int32_t i = 0; i < props.count; i++) {
+        int idx = st_config_broker_index(props.items[i].key);
+        if (idx >= 0)
+            chosen[idx] = &props.items[i];
+        else
+            keep_unused(c, props.items[i].key, props.items[i].value);
+    }
+    for (int32_t i = 0; i < BROKER_COUNT; i++) {
+        const config_def_t *def = &k_broker[i];
+        slot_t *slot = &c->slots[i];
+        if (chosen[i]) {
+            char msg[256];
+            if (parse_value(def, chosen[i]->value, &slot->typed, &slot->configured, msg, sizeof msg) != 0) {
+                char origin[300];
+                format_origin(chosen[i], path, origin, sizeof origin);
+                set_msg(err, err_len, "%s: %s", origin, msg);
+                rc = ST_ERR_INVALID_CONFIG;
+                goto err_free_config;
+            }
+            slot->has_value = true;
+            slot->string = slot->configured;
+        } else if (def->default_value) {
+            char msg[256];
+            if (parse_value(def, def->default_value, &slot->typed, NULL, msg, sizeof msg) != 0)
+                misuse("bad default in table", msg);
+            slot->has_value = true;
+            slot->string = def->default_value;
+        }
+    }
+    apply_derivations(c);
+
+    int64_t decompressed = slot_named(c, "strata.decompressed.batch.max.bytes")->typed.l;
+    int64_t message_max = slot_named(c, "message.max.bytes")->typed.l;
+    if (decompressed < message_max) {
+        set_msg(err, err_len,
+                "%s: strata.decompressed.batch.max.bytes (%" PRId64 ") must be at least "
+                "message.max.bytes (%" PRId64 ")",
+                path ? path : "overrides", decompressed, message_max);
+        rc = ST_ERR_INVALID_CONFIG;
+        goto err_free_config;
+    }
+    props_free(&props);
+    *out = c;
+    return 0;
+
+err_free_config:
+    st_config_free(c);
+err_free_props:
+    props_free(&props);
+    return rc;
+}
+
+void st_config_free(st_config_t *c) {
+    if (!c)
+        return;
+    for (int32_t i = 0; i < BROKER_COUNT; i++) {
+        free(c->slots[i].configured);
+    }
+    for (int32_t i = 0; i < c->unused_count; i++) {
+        free(c->unused[i].name);
+        free(c->unused[i].value);
+    }
+    free(c->unused);
+    free(c);
+}
+
+/* ---- Getters --------------------------------------------------------------- */
+
+static const slot_t *typed_slot(const st_config_t *c, const char *name, unsigned type_mask) {
+    int i = st_config_broker_index(name);
+    if (i < 0)
+        misuse("unknown broker config", name);
+    if (!(type_mask & (1u << k_broker[i].type)))
+        misuse("config read with the wrong type", name);
+    return &c->slots[i];
+}
+
+#define MASK(t) (1u << (t))
+
+int64_t st_config_get_long(const st_config_t *c, const char *name) {
+    const slot_t *s = typed_slot(c, name, MASK(T_LONG) | MASK(T_INT) | MASK(T_SHORT));
+    if (!s->has_value)
+        misuse("numeric config has no value", name);
+    return s->typed.l;
+}
+
+int32_t st_config_get_int(const st_config_t *c, const char *name) {
+    const slot_t *s = typed_slot(c, name, MASK(T_INT) | MASK(T_SHORT));
+    if (!s->has_value)
+        misuse("numeric config has no value", name);
+    return (int32_t)s->typed.l;
+}
+
+bool st_config_get_bool(const st_config_t *c, const char *name) {
+    return typed_slot(c, name, MASK(T_BOOL))->typed.b;
+}
+
+double st_config_get_double(const st_config_t *c, const char *name) {
+    return typed_slot(c, name, MASK(T_DBL))->typed.d;
+}
+
+const char *st_config_get_string(const st_config_t *c, const char *name) {
+    const slot_t *s = typed_slot(c, name, MASK(T_STR) | MASK(T_LIST) | MASK(ST_CONFIG_TYPE_PASSWORD));
+    return s->has_value ? s->string : NULL;
+}
+
+bool st_config_is_set(const st_config_t *c, const char *name) {
+    int i = st_config_broker_index(name);
+    if (i < 0)
+        misuse("unknown broker config", name);
+    return c->slots[i].configured != NULL;
+}
+
+int32_t st_config_unused_count(const st_config_t *c) { return c->unused_count; }
+
+void st_config_unused(const st_config_t *c, int32_t i, const char **name, const char **value) {
+    if (i < 0 || i >= c->unused_count)
+        misuse("unused key index out of range", "");
+    *name = c->unused[i].name;
+    *value = c->unused[i].value;
+}
+
+/* ---- DescribeConfigs views ------------------------------------------------- */
+
+static void add_synonym(st_config_entry_view_t *out, const char *name, const char *value,
+                        int8_t source, bool sensitive) {
+    if (out->synonym_count >= ST_CONFIG_SYNONYMS_MAX)
+        return;
+    out->synonyms[out->synonym_count++] =
+        (st_config_synonym_view_t){name, sensitive ? NULL : value, source};
+}
+
+/* Each broker synonym as configured (STATIC) and as defaulted (DEFAULT). */
+static void add_broker_synonyms(const st_config_t *c, const char *const *names, int count,
+                                st_config_entry_view_t *out) {
+    for (int k = 0; k < count && names[k]; k++) {
+        int j = st_config_broker_index(names[k]);
+        if (j < 0)
+            misuse("topic synonym is not a broker config", names[k]);
+        bool sensitive = k_broker[j].flags & DEF_SENSITIVE;
+        if (c->slots[j].configured)
+            add_synonym(out, k_broker[j].name, c->slots[j].configured, ST_CONFIG_SOURCE_STATIC_BROKER, sensitive);
+        if (k_broker[j].default_value)
+            add_synonym(out, k_broker[j].name, k_broker[j].default_value, ST_CONFIG_SOURCE_DEFAULT, sensitive);
+    }
+}
+
+int32_t st_config_broker_entry_count(const st_config_t *c) {
+    (void)c;
+    return BROKER_COUNT;
+}
+
+void st_config_broker_entry(const st_config_t *c, int32_t i, st_config_entry_view_t *out) {
+    if (i < 0 || i >= BROKER_COUNT)
+        misuse("broker entry index out of range", "");
+    const config_def_t *def = &k_broker[i];
+    const slot_t *slot = &c->slots[i];
+    memset(out, 0, sizeof *out);
+    out->name = def->name;
+    out->sensitive = def->flags & DEF_SENSITIVE;
+    out->read_only = def->flags & DEF_READ_ONLY;
+    out->type = (int8_t)def->type;
+    out->doc = def->doc;
+    out->is_default = slot->configured == NULL;
+    out->value = out->sensitive ? NULL : slot->configured ? slot->configured : def->default_value;
+    /* A key that heads a topic synonym chain (log.retention.ms) lists the
+     * whole chain, as Kafka's brokerSynonyms does. */
+    const char *self[1] = {def->name};
+    const char *const *chain = self;
+    int chain_len = 1;
+    for (int32_t t = 0; t < TOPIC_COUNT; t++) {
+        if (strcmp(k_topic[t].synonyms[0], def->name) == 0) {
+            chain = k_topic[t].synonyms;
+            chain_len = 3;
+            break;
+        }
+    }
+    add_broker_synonyms(c, chain, chain_len, out);
+    out->source = out->synonym_count > 0 ? out->synonyms[0].source : ST_CONFIG_SOURCE_DEFAULT;
+}
+
+int32_t st_topic_config_entry_count(void) { return TOPIC_COUNT; }
+
+static const char *find_override(const char *name, int32_t n, const char *const *names,
+                                 const char *const *values) {
+    const char *found = NULL;
+    for (int32_t k = 0; k < n; k++) {
+        if (names[k] && values[k] && strcmp(names[k], name) == 0)
+            found = values[k];
+    }
+    return found;
+}
+
+/* The effective broker value a topic key falls back to, as text. */
+static const char *effective_text(const st_config_t *c, const topic_def_t *topic, char *buf, size_t len) {
+    int j = st_config_broker_index(topic->synonyms[0]);
+    const slot_t *slot = &c->slots[j];
+    switch (k_broker[j].type) {
+    case T_BOOL: return slot->typed.b ? "true" : "false";
+    case T_SHORT:
+    case T_INT:
+    case T_LONG: snprintf(buf, len, "%" PRId64, slot->typed.l); return buf;
+    case T_DBL: return slot->configured ? slot->configured : k_broker[j].default_value;
+    default: return slot->string;
+    }
+}
+
+void st_topic_config_entry(const st_config_t *broker, int32_t n, const char *const *names,
+                           const char *const *values, int32_t i, st_config_entry_view_t *out) {
+    if (i < 0 || i >= TOPIC_COUNT)
+        misuse("topic entry index out of range", "");
+    const topic_def_t *topic = &k_topic[i];
+    const config_def_t *def = &topic->def;
+    memset(out, 0, sizeof *out);
+    out->name = def->name;
+    out->sensitive = def->flags & DEF_SENSITIVE;
+    out->read_only = false;
+    out->type = (int8_t)def->type;
+    out->doc = def->doc;
+    const char *override = find_override(def->name, n, names, values);
+    if (override)
+        add_synonym(out, def->name, override, ST_CONFIG_SOURCE_DYNAMIC_TOPIC, out->sensitive);
+    add_broker_synonyms(broker, topic->synonyms, 3, out);
+    out->is_default = override == NULL;
+    out->source = out->synonym_count > 0 ? out->synonyms[0].source : ST_CONFIG_SOURCE_DEFAULT;
+    if (out->sensitive)
+        out->value = NULL;
+    else if (override)
+        out->value = override;
+    else
+        out->value = effective_text(broker, topic, out->value_buf, sizeof out->value_buf);
+}
+
+/* ---- Topic validation and settings ---------------------------------------- */
+
+int st_topic_config_validate(const char *name, const char *value, char *msg, size_t msg_len) {
+    int i = st_topic_config_index(name);
+    if (i < 0) {
+        set_msg(msg, msg_len, "Unknown topic config name: %s", name);
+        return ST_ERR_INVALID_CONFIG;
+    }
+    if (!value) {
+        set_msg(msg, msg_len, "Null value not supported for topic configs: %s", name);
+        return ST_ERR_INVALID_CONFIG;
+    }
+    typed_t typed;
+    return parse_value(&k_topic[i].def, value, &typed, NULL, msg, msg_len);
+}
+
+static int codec_from_name(const char *s) {
+    static const struct { const char *name; int codec; } codecs[] = {
+        {"producer", -1}, {"uncompressed", 0}, {"gzip", 1}, {"snappy", 2}, {"lz4", 3}, {"zstd", 4},
+    };
+    for (size_t k = 0; k < sizeof codecs / sizeof codecs[0]; k++) {
+        if (strcmp(codecs[k].name, s) == 0)
+            return codecs[k].codec;
+    }
+    return -1;
+}
+
+static bool list_contains(const char *list, const char *word) {
+    size_t wn = strlen(word);
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == wn && memcmp(p, word, wn) == 0)
+            return true;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return false;
+}
+
+/* Stores one topic key's value into its st_topic_settings_t field. */
+static void apply_setting(st_topic_settings_t *out, const topic_def_t *topic, const typed_t *v, const char *s) {
+    const config_def_t *def = &topic->def;
+    if (topic->settings_offset >= 0) {
+        char *field = (char *)out + topic->settings_offset;
+        switch (def->type) {
+        case T_LONG: *(int64_t *)(void *)field = v->l; break;
+        case T_INT: *(int32_t *)(void *)field = (int32_t)v->l; break;
+        case T_BOOL: *(bool *)(void *)field = v->b; break;
+        case T_DBL: *(double *)(void *)field = v->d; break;
+        default: misuse("settings field of a string key", def->name);
+        }
+        return;
+    }
+    if (strcmp(def->name, "cleanup.policy") == 0) {
+        out->cleanup_delete = list_contains(s, "delete");
+        out->cleanup_compact = list_contains(s, "compact");
+    } else if (strcmp(def->name, "compression.type") == 0) {
+        out->compression_type = codec_from_name(s);
+    } else if (strcmp(def->name, "message.timestamp.type") == 0) {
+        out->log_append_time = strcmp(s, "LogAppendTime") == 0;
+    }
+}
+
+int st_topic_settings_resolve(const st_config_t *broker, int32_t n, const char *const *names,
+                              const char *const *values, st_topic_settings_t *out) {
+    memset(out, 0, sizeof *out);
+    for (int32_t t = 0; t < TOPIC_COUNT; t++) {
+        const slot_t *slot = &broker->slots[st_config_broker_index(k_topic[t].synonyms[0])];
+        apply_setting(out, &k_topic[t], &slot->typed, slot->string);
+    }
+    int rc = 0;
+    for (int32_t k = 0; k < n; k++) {
+        int t = names[k] ? st_topic_config_index(names[k]) : -1;
+        typed_t typed;
+        char *normalized = NULL;
+        if (t < 0 || !values[k] ||
+            parse_value(&k_topic[t].def, values[k], &typed, &normalized, NULL, 0) != 0) {
+            rc = ST_ERR_INVALID_CONFIG;
+            continue;
+        }
+        apply_setting(out, &k_topic[t], &typed, normalized);
+        free(normalized);
+    }
+    return rc;
+}
+
+int st_topic_config_validate_set(const st_config_t *broker, int32_t n, const char *const *names,
+                                 const char *const *values, char *msg, size_t msg_len) {
+    /* Kafka reports every null-valued key at once, before anything else. */
+    bool any_null = false;
+    char nulls[256] = "";
+    size_t used = 0;
+    for (int32_t k = 0; k < n; k++) {
+        if (values[k] || !names[k])
+            continue;
+        int w = snprintf(nulls + used, sizeof nulls - used, "%s%s", any_null ? "," : "", names[k]);
+        any_null = true;
+        if (w > 0)
+            used += (size_t)w < sizeof nulls - used ? (size_t)w : sizeof nulls - used - 1;
+    }
+    if (any_null) {
+        set_msg(msg, msg_len, "Null value not supported for topic configs: %s", nulls);
+        return ST_ERR_INVALID_CONFIG;
+    }
+    for (int32_t k = 0; k < n; k++) {
+        int rc = st_topic_config_validate(names[k] ? names[k] : "", values[k], msg, msg_len);
+        if (rc != 0)
+            return rc;
+    }
+    st_topic_settings_t s;
+    st_topic_settings_resolve(broker, n, names, values, &s);
+    if (s.min_compaction_lag_ms > s.max_compaction_lag_ms) {
+        set_msg(msg, msg_len, "conflict topic config setting min.compaction.lag.ms (%" PRId64
+                ") > max.compaction.lag.ms (%" PRId64 ")", s.min_compaction_lag_ms, s.max_compaction_lag_ms);
+        return ST_ERR_INVALID_CONFIG;
+    }
+    return 0;
+}

@@ -1,0 +1,54 @@
+/*
+ * The one table of served APIs (STYLE 2): key, supported version range and
+ * handler. ApiVersions is computed from it. Produce starts at v3 and Fetch
+ * at v4, the first versions that carry record batch v2; every other API
+ * is served over the full range the spec defines.
+ */
+#include "server/server.h"
+
+const st_api_entry_t st_api_table[] = {
+    {ST_API_PRODUCE, 3, 11, st_handle_produce},
+    {ST_API_FETCH, 4, 17, st_handle_fetch},
+    {ST_API_LIST_OFFSETS, 1, 9, st_handle_list_offsets},
+    {ST_API_METADATA, 0, 12, st_handle_metadata},
+    {ST_API_API_VERSIONS, 0, 4, st_handle_api_versions},
+    {ST_API_CREATE_TOPICS, 2, 7, st_handle_create_topics},
+    {ST_API_DELETE_TOPICS, 1, 6, st_handle_delete_topics},
+    {ST_API_DELETE_RECORDS, 0, 2, st_handle_delete_records},
+    {ST_API_INIT_PRODUCER_ID, 0, 5, st_handle_init_producer_id},
+    {ST_API_OFFSET_FOR_LEADER_EPOCH, 2, 4, st_handle_offset_for_leader_epoch},
+    {ST_API_DESCRIBE_CONFIGS, 1, 4, st_handle_describe_configs},
+    {ST_API_ALTER_CONFIGS, 0, 2, st_handle_alter_configs},
+    {ST_API_DESCRIBE_LOG_DIRS, 1, 4, st_handle_describe_log_dirs},
+    {ST_API_CREATE_PARTITIONS, 0, 3, st_handle_create_partitions},
+    {ST_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, st_handle_incremental_alter_configs},
+    {ST_API_DESCRIBE_CLUSTER, 0, 1, st_handle_describe_cluster},
+    {ST_API_DESCRIBE_PRODUCERS, 0, 0, st_handle_describe_producers},
+};
+const int st_api_table_count = (int)(sizeof st_api_table / sizeof st_api_table[0]);
+
+const st_api_entry_t *st_api_entry_find(int16_t api_key) {
+    for (int i = 0; i < st_api_table_count; i++)
+        if (st_api_table[i].api_key == api_key) return &st_api_table[i];
+    return NULL;
+}
+
+int st_handle_api_versions(st_broker_t *b, st_request_t *req) {
+    st_api_versions_request_t rq;
+    if (st_request_decode(req, &rq) != 0) {
+        /* KIP-511: a v3+ request whose body does not parse still gets an
+         * answer, INVALID_REQUEST, rather than a closed connection. */
+        if (req->api_version < 3) return ST_ERR_DECODE;
+    }
+    st_api_versions_response_t *resp = st_request_alloc_response(req);
+    resp->api_keys = st_arena_alloc(&req->arena, (size_t)st_api_table_count * sizeof *resp->api_keys);
+    for (int i = 0; i < st_api_table_count; i++) {
+        const st_api_entry_t *e = &st_api_table[i];
+        resp->api_keys[i].api_key = e->api_key;
+        resp->api_keys[i].min_version = e->min_version;
+        resp->api_keys[i].max_version = e->max_version;
+    }
+    resp->api_keys_count = st_api_table_count;
+    st_request_respond(b, req, resp);
+    return 0;
+}

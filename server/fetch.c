@@ -1,0 +1,498 @@
+/*
+ * Fetch: reads served zero-copy from segment files, long-poll waits that
+ * do not block the loop, and incremental fetch sessions (KIP-227).
+ *
+ * A Fetch that finds fewer than MinBytes is parked: it registers a waiter
+ * on each partition it reads and a timer for MaxWaitMs. An append to any of
+ * those partitions (st_fetch_wake) or the timer completes it, so a consumer
+ * waiting with fetch.wait.max.ms=500 gets new data as soon as it arrives.
+ *
+ *   handle --(enough bytes, error, or MaxWaitMs 0)--> respond
+ *     |
+ *     +--(otherwise)--> PARKED --(append with enough bytes / timer)--> respond
+ *
+ * Invariants:
+ *  1. A parked fetch is linked into the waiter list of every partition it
+ *     reads, and unlinked from all of them before it completes.
+ *  2. A fetch session's partitions change only from requests in that
+ *     session; its epoch advances once per answered request.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/server.h"
+
+typedef struct parked_fetch parked_fetch_t;
+
+struct st_fetch_waiter {
+    parked_fetch_t *fetch;
+    st_partition_t *partition;
+    int64_t size_at_park;
+    st_fetch_waiter_t *prev;
+    st_fetch_waiter_t *next;
+};
+
+/* ---- fetch sessions -------------------------------------------------- */
+
+typedef struct session_partition {
+    char *topic;
+    st_uuid_t topic_id;
+    int32_t partition;
+    int64_t fetch_offset;
+    int32_t max_bytes;
+    /* last values sent, to decide what an incremental response includes */
+    int64_t sent_high_watermark;
+    int64_t sent_log_start_offset;
+    bool sent_once;
+} session_partition_t;
+
+typedef struct fetch_session {
+    int32_t id; /* 0: free slot */
+    int32_t epoch; /* next expected epoch */
+    int64_t last_used_ms;
+    session_partition_t *parts;
+    int32_t count;
+    int32_t cap;
+} fetch_session_t;
+
+struct st_fetch_sessions {
+    fetch_session_t *slots;
+    int32_t slot_count;
+    int32_t next_id;
+};
+
+st_fetch_sessions_t *st_fetch_sessions_new(int32_t slots) {
+    st_fetch_sessions_t *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    s->slot_count = slots > 0 ? slots : 0;
+    s->slots = calloc((size_t)(s->slot_count ? s->slot_count : 1), sizeof *s->slots);
+    if (!s->slots) abort();
+    s->next_id = 1;
+    return s;
+}
+
+static void session_clear(fetch_session_t *fs) {
+    for (int32_t i = 0; i < fs->count; i++) free(fs->parts[i].topic);
+    free(fs->parts);
+    memset(fs, 0, sizeof *fs);
+}
+
+void st_fetch_sessions_free(st_fetch_sessions_t *s) {
+    for (int32_t i = 0; i < s->slot_count; i++) session_clear(&s->slots[i]);
+    free(s->slots);
+    free(s);
+}
+
+static fetch_session_t *session_find(st_fetch_sessions_t *s, int32_t id) {
+    for (int32_t i = 0; i < s->slot_count; i++)
+        if (s->slots[i].id == id) return &s->slots[i];
+    return NULL;
+}
+
+static fetch_session_t *session_create(st_fetch_sessions_t *s, int64_t now_ms) {
+    fetch_session_t *victim = NULL;
+    for (int32_t i = 0; i < s->slot_count; i++) {
+        if (s->slots[i].id == 0) {
+            victim = &s->slots[i];
+            break;
+        }
+        if (!victim || s->slots[i].last_used_ms < victim->last_used_ms) victim = &s->slots[i];
+    }
+    if (!victim) return NULL;
+    /* Evict the least recently used session only if it is idle for long
+     * (the fetch session cache is full otherwise: sessionless fetch). */
+    if (victim->id != 0) {
+        if (now_ms - victim->last_used_ms < 60000) return NULL;
+        session_clear(victim);
+    }
+    victim->id = s->next_id++;
+    if (s->next_id <= 0) s->next_id = 1;
+    victim->epoch = 1;
+    victim->last_used_ms = now_ms;
+    return victim;
+}
+
+static session_partition_t *session_part(fetch_session_t *fs, const char *topic, int32_t partition, bool create) {
+    for (int32_t i = 0; i < fs->count; i++)
+        if (fs->parts[i].partition == partition && strcmp(fs->parts[i].topic, topic) == 0) return &fs->parts[i];
+    if (!create) return NULL;
+    if (fs->count == fs->cap) {
+        int32_t cap = fs->cap ? fs->cap * 2 : 8;
+        session_partition_t *parts = realloc(fs->parts, (size_t)cap * sizeof *parts);
+        if (!parts) abort();
+        fs->parts = parts;
+        fs->cap = cap;
+    }
+    session_partition_t *sp = &fs->parts[fs->count++];
+    memset(sp, 0, sizeof *sp);
+    sp->topic = strdup(topic);
+    if (!sp->topic) abort();
+    sp->partition = partition;
+    return sp;
+}
+
+static void session_forget(fetch_session_t *fs, const char *topic, int32_t partition) {
+    for (int32_t i = 0; i < fs->count; i++) {
+        if (fs->parts[i].partition == partition && strcmp(fs->parts[i].topic, topic) == 0) {
+            free(fs->parts[i].topic);
+            fs->parts[i] = fs->parts[--fs->count];
+            return;
+        }
+    }
+}
+
+/* ---- the list of partitions one fetch reads -------------------------- */
+
+typedef struct fetch_item {
+    const char *topic;    /* resolved name, NULL when unknown */
+    st_uuid_t topic_id;
+    int32_t partition;
+    int64_t fetch_offset;
+    int32_t max_bytes;
+    session_partition_t *session_entry; /* NULL when sessionless */
+    int16_t topic_error;  /* UNKNOWN_TOPIC_ID when an id did not resolve */
+} fetch_item_t;
+
+struct parked_fetch {
+    st_broker_t *b;
+    st_request_t *req;
+    st_fetch_request_t *rq;
+    int32_t session_id;
+    bool incremental;
+    fetch_item_t *items;
+    int32_t item_count;
+    st_fetch_waiter_t *waiters;
+    int32_t waiter_count;
+    st_timer_t timer;
+    bool completing;
+};
+
+static const char *topic_name_for(st_broker_t *b, const st_fetch_request_t *rq, int16_t v, int32_t ti,
+                                  int16_t *error) {
+    const st_fetch_request_fetch_topic_t *ft = &rq->topics[ti];
+    *error = 0;
+    if (v >= 13) {
+        st_topic_t *t = st_broker_topic_by_id(b, &ft->topic_id);
+        if (!t) *error = ST_ERR_UNKNOWN_TOPIC_ID;
+        return t ? t->name : NULL;
+    }
+    return ft->topic.ptr;
+}
+
+/* Reads one partition into `out`; returns the bytes of records added. */
+static int32_t read_partition(st_broker_t *b, st_request_t *req, const fetch_item_t *it, int32_t budget,
+                              bool first_with_data, st_fetch_response_partition_data_t *out) {
+    out->partition_index = it->partition;
+    out->high_watermark = -1;
+    out->last_stable_offset = -1;
+    out->log_start_offset = -1;
+    out->records = (st_records_t){.len = 0, .fd = -1};
+    if (it->topic_error) {
+        out->error_code = it->topic_error;
+        return 0;
+    }
+    st_partition_t *p = it->topic ? st_broker_partition(b, it->topic, it->partition) : NULL;
+    if (!p || !p->log) {
+        out->error_code = ST_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return 0;
+    }
+    int64_t hw = st_partition_high_watermark(p);
+    out->high_watermark = hw;
+    out->last_stable_offset = hw;
+    out->log_start_offset = st_log_start_offset(p->log);
+    int32_t max_bytes = it->max_bytes < budget ? it->max_bytes : budget;
+    if (max_bytes < 0) max_bytes = 0;
+    st_log_read_result_t rr;
+    int err = st_log_read(p->log, it->fetch_offset, max_bytes, first_with_data, &rr);
+    if (err != 0) {
+        out->error_code = (int16_t)(err > 0 ? err : ST_ERR_KAFKA_STORAGE_ERROR);
+        return 0;
+    }
+    if (rr.len <= 0) {
+        if (rr.fd >= 0) close(rr.fd);
+        return 0;
+    }
+    st_request_hold_fd(req, rr.fd);
+    out->records = (st_records_t){.len = rr.len, .in_file = true, .fd = rr.fd, .file_pos = rr.file_pos};
+    return rr.len;
+}
+
+/* Builds the response for `pf`'s items. Returns the record bytes it holds. */
+static int64_t build_response(parked_fetch_t *pf, st_fetch_response_t *resp, bool final) {
+    st_broker_t *b = pf->b;
+    st_request_t *req = pf->req;
+    int16_t v = req->api_version;
+    int64_t budget = pf->rq->max_bytes > 0 ? pf->rq->max_bytes : INT32_MAX;
+    int64_t total = 0;
+    resp->responses = st_arena_alloc(&req->arena, (size_t)(pf->item_count ? pf->item_count : 1) * sizeof *resp->responses);
+    resp->responses_count = 0;
+    st_fetch_response_fetchable_topic_response_t *cur = NULL;
+    for (int32_t i = 0; i < pf->item_count; i++) {
+        fetch_item_t *it = &pf->items[i];
+        st_fetch_response_partition_data_t pd;
+        memset(&pd, 0, sizeof pd);
+        /* Defaults of the tagged fields, so they are not sent. */
+        pd.diverging_epoch.epoch = -1;
+        pd.diverging_epoch.end_offset = -1;
+        pd.current_leader.leader_id = -1;
+        pd.current_leader.leader_epoch = -1;
+        pd.snapshot_id.end_offset = -1;
+        pd.snapshot_id.epoch = -1;
+        pd.preferred_read_replica = -1;
+        pd.aborted_transactions_count = v >= 4 ? 0 : -1;
+        int32_t got = read_partition(b, req, it, (int32_t)(budget - total > INT32_MAX ? INT32_MAX : budget - total),
+                                     total == 0, &pd);
+        total += got;
+        if (pf->incremental && it->session_entry) {
+            session_partition_t *sp = it->session_entry;
+            bool changed = got > 0 || pd.error_code != 0 || !sp->sent_once ||
+                           sp->sent_high_watermark != pd.high_watermark ||
+                           sp->sent_log_start_offset != pd.log_start_offset;
+            if (!changed) {
+                if (got > 0) total -= got;
+                continue;
+            }
+        }
+        if (final && it->session_entry) {
+            it->session_entry->sent_once = true;
+            it->session_entry->sent_high_watermark = pd.high_watermark;
+            it->session_entry->sent_log_start_offset = pd.log_start_offset;
+        }
+        bool same_topic = cur && ((v >= 13) ? memcmp(cur->topic_id.bytes, it->topic_id.bytes, 16) == 0
+                                            : (it->topic && cur->topic.ptr && strcmp(cur->topic.ptr, it->topic) == 0));
+        if (!same_topic) {
+            cur = &resp->responses[resp->responses_count++];
+            memset(cur, 0, sizeof *cur);
+            cur->topic = st_str(it->topic ? it->topic : "");
+            cur->topic_id = it->topic_id;
+            cur->partitions = st_arena_alloc(&req->arena, (size_t)pf->item_count * sizeof *cur->partitions);
+        }
+        cur->partitions[cur->partitions_count++] = pd;
+    }
+    return total;
+}
+
+static void unlink_waiters(parked_fetch_t *pf) {
+    for (int32_t i = 0; i < pf->waiter_count; i++) {
+        st_fetch_waiter_t *w = &pf->waiters[i];
+        if (!w->partition) continue;
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            w->partition->waiters = w->next;
+        if (w->next) w->next->prev = w->prev;
+        w->partition = NULL;
+    }
+}
+
+static void complete(parked_fetch_t *pf) {
+    st_broker_t *b = pf->b;
+    st_request_t *req = pf->req;
+    unlink_waiters(pf);
+    st_timer_stop(b->loop, &pf->timer);
+    req->pending = NULL;
+    if (!req->conn) {
+        /* The client went away while we waited. */
+        st_request_release_detached(req);
+        free(pf->waiters);
+        free(pf);
+        return;
+    }
+    st_fetch_response_t *resp = st_request_alloc_response(req);
+    resp->session_id = pf->session_id;
+    build_response(pf, resp, true);
+    fetch_session_t *fs = pf->session_id ? session_find(b->fetch_sessions, pf->session_id) : NULL;
+    if (fs) fs->last_used_ms = st_loop_now_ms(b->loop);
+    free(pf->waiters);
+    free(pf);
+    st_request_respond(b, req, resp);
+}
+
+static void on_fetch_timeout(st_loop_t *loop, void *ctx) {
+    (void)loop;
+    complete(ctx);
+}
+
+void st_fetch_wake(st_broker_t *b, st_partition_t *p) {
+    (void)b;
+    /* Collect first: completing unlinks waiters from this list. */
+    parked_fetch_t *ready[64];
+    int n = 0;
+    for (st_fetch_waiter_t *w = p->waiters; w && n < 64; w = w->next) {
+        parked_fetch_t *pf = w->fetch;
+        if (pf->completing) continue;
+        int64_t grown = 0;
+        for (int32_t i = 0; i < pf->waiter_count; i++) {
+            st_fetch_waiter_t *x = &pf->waiters[i];
+            if (x->partition && x->partition->log) grown += st_log_size_bytes(x->partition->log) - x->size_at_park;
+        }
+        if (grown >= (pf->rq->min_bytes > 0 ? pf->rq->min_bytes : 1)) {
+            pf->completing = true;
+            ready[n++] = pf;
+        }
+    }
+    for (int i = 0; i < n; i++) complete(ready[i]);
+}
+
+void st_fetch_forget_partition(st_broker_t *b, st_partition_t *p) {
+    (void)b;
+    while (p->waiters) {
+        st_fetch_waiter_t *w = p->waiters;
+        p->waiters = w->next;
+        if (p->waiters) p->waiters->prev = NULL;
+        w->partition = NULL;
+    }
+}
+
+static fetch_item_t *add_item(parked_fetch_t *pf, int32_t *cap) {
+    if (pf->item_count == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        fetch_item_t *items = st_arena_alloc(&pf->req->arena, (size_t)*cap * sizeof *items);
+        if (pf->item_count) memcpy(items, pf->items, (size_t)pf->item_count * sizeof *items);
+        pf->items = items;
+    }
+    fetch_item_t *it = &pf->items[pf->item_count++];
+    memset(it, 0, sizeof *it);
+    return it;
+}
+
+int st_handle_fetch(st_broker_t *b, st_request_t *req) {
+    st_fetch_request_t *rq = st_arena_alloc(&req->arena, sizeof *rq);
+    if (st_request_decode(req, rq) != 0) return ST_ERR_DECODE;
+    int16_t v = req->api_version;
+    int64_t now = st_loop_now_ms(b->loop);
+
+    parked_fetch_t *pf = calloc(1, sizeof *pf);
+    if (!pf) abort();
+    pf->b = b;
+    pf->req = req;
+    pf->rq = rq;
+    int32_t cap = 0;
+
+    /* KIP-227 session handling. */
+    fetch_session_t *fs = NULL;
+    int16_t top_error = 0;
+    bool full = true;
+    if (v >= 7) {
+        if (rq->session_id == 0 && rq->session_epoch == 0) {
+            fs = session_create(b->fetch_sessions, now);
+        } else if (rq->session_id != 0) {
+            fetch_session_t *found = session_find(b->fetch_sessions, rq->session_id);
+            if (rq->session_epoch == -1) {
+                if (found) session_clear(found);
+            } else if (!found) {
+                top_error = ST_ERR_FETCH_SESSION_ID_NOT_FOUND;
+            } else if (found->epoch != rq->session_epoch) {
+                top_error = ST_ERR_INVALID_FETCH_SESSION_EPOCH;
+            } else {
+                fs = found;
+                full = false;
+            }
+        } else if (rq->session_epoch > 0) {
+            top_error = ST_ERR_INVALID_FETCH_SESSION_EPOCH;
+        }
+    }
+    if (top_error) {
+        st_fetch_response_t *resp = st_request_alloc_response(req);
+        resp->error_code = top_error;
+        free(pf);
+        st_request_respond(b, req, resp);
+        return 0;
+    }
+    if (fs && full) {
+        for (int32_t i = 0; i < fs->count; i++) free(fs->parts[i].topic);
+        fs->count = 0;
+    }
+
+    /* Apply the request's partitions (and forgotten ones) to the session,
+     * or list them directly when sessionless. */
+    for (int32_t ti = 0; ti < rq->topics_count; ti++) {
+        int16_t terr = 0;
+        const char *name = topic_name_for(b, rq, v, ti, &terr);
+        for (int32_t pi = 0; pi < rq->topics[ti].partitions_count; pi++) {
+            const st_fetch_request_fetch_partition_t *fp = &rq->topics[ti].partitions[pi];
+            if (fs && name) {
+                session_partition_t *sp = session_part(fs, name, fp->partition, true);
+                sp->topic_id = rq->topics[ti].topic_id;
+                sp->fetch_offset = fp->fetch_offset;
+                sp->max_bytes = fp->partition_max_bytes;
+                continue;
+            }
+            fetch_item_t *it = add_item(pf, &cap);
+            it->topic = name;
+            it->topic_id = rq->topics[ti].topic_id;
+            it->partition = fp->partition;
+            it->fetch_offset = fp->fetch_offset;
+            it->max_bytes = fp->partition_max_bytes;
+            it->topic_error = terr;
+        }
+    }
+    if (fs) {
+        for (int32_t i = 0; i < rq->forgotten_topics_data_count; i++) {
+            const st_fetch_request_forgotten_topic_t *ft = &rq->forgotten_topics_data[i];
+            const char *name = ft->topic.ptr;
+            if (v >= 13) {
+                st_topic_t *t = st_broker_topic_by_id(b, &ft->topic_id);
+                name = t ? t->name : NULL;
+            }
+            if (!name) continue;
+            for (int32_t k = 0; k < ft->partitions_count; k++) session_forget(fs, name, ft->partitions[k]);
+        }
+        for (int32_t i = 0; i < fs->count; i++) {
+            session_partition_t *sp = &fs->parts[i];
+            fetch_item_t *it = add_item(pf, &cap);
+            it->topic = st_arena_strdup(&req->arena, sp->topic);
+            it->topic_id = sp->topic_id;
+            it->partition = sp->partition;
+            it->fetch_offset = sp->fetch_offset;
+            it->max_bytes = sp->max_bytes;
+            it->session_entry = sp;
+        }
+        pf->session_id = fs->id;
+        pf->incremental = !full;
+        fs->epoch = fs->epoch == INT32_MAX ? 1 : fs->epoch + 1;
+        fs->last_used_ms = now;
+    }
+
+    /* Enough already? Then answer now. */
+    st_fetch_response_t *probe = st_request_alloc_response(req);
+    int64_t bytes = build_response(pf, probe, false);
+    bool any_error = false;
+    for (int32_t i = 0; i < probe->responses_count && !any_error; i++)
+        for (int32_t k = 0; k < probe->responses[i].partitions_count; k++)
+            if (probe->responses[i].partitions[k].error_code != 0) any_error = true;
+    if (rq->max_wait_ms <= 0 || bytes >= (rq->min_bytes > 0 ? rq->min_bytes : 1) || any_error ||
+        pf->item_count == 0) {
+        /* The probe is the answer: record what was sent for the session. */
+        for (int32_t i = 0; i < req->fd_count; i++) close(req->fds[i]);
+        req->fd_count = 0;
+        st_fetch_response_t *resp = st_request_alloc_response(req);
+        resp->session_id = pf->session_id;
+        build_response(pf, resp, true);
+        free(pf);
+        st_request_respond(b, req, resp);
+        return 0;
+    }
+    for (int32_t i = 0; i < req->fd_count; i++) close(req->fds[i]);
+    req->fd_count = 0;
+
+    /* Park. */
+    pf->waiters = calloc((size_t)pf->item_count, sizeof *pf->waiters);
+    if (!pf->waiters) abort();
+    for (int32_t i = 0; i < pf->item_count; i++) {
+        fetch_item_t *it = &pf->items[i];
+        st_partition_t *p = it->topic ? st_broker_partition(b, it->topic, it->partition) : NULL;
+        if (!p || !p->log) continue;
+        st_fetch_waiter_t *w = &pf->waiters[pf->waiter_count++];
+        w->fetch = pf;
+        w->partition = p;
+        w->size_at_park = st_log_size_bytes(p->log);
+        w->next = p->waiters;
+        if (p->waiters) p->waiters->prev = w;
+        p->waiters = w;
+    }
+    req->pending = pf;
+    st_timer_start(b->loop, &pf->timer, rq->max_wait_ms, on_fetch_timeout, pf);
+    return 0;
+}

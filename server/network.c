@@ -1,0 +1,566 @@
+/*
+ * Connections: framing, request pipelining, in-order responses.
+ *
+ * Invariants:
+ *  1. A connection's requests form a FIFO (head..tail) in arrival order;
+ *     responses are written strictly from the head, so a parked long-poll
+ *     fetch holds back the responses behind it, as in Kafka.
+ *  2. At most max_inflight_per_conn requests are queued; at the limit the
+ *     connection stops reading (backpressure), never buffers more.
+ *  3. A frame larger than socket.request.max.bytes, a negative or zero
+ *     size, an unknown API key, an unsupported version (except ApiVersions)
+ *     or an undecodable body closes the connection with one log line.
+ *
+ * Connection states:
+ *
+ *   accept --> OPEN --(frame error / EOF / idle timeout)--> CLOSED
+ *               |  ^
+ *   queue full  v  | responses drained
+ *             PAUSED (not reading)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "server/server.h"
+
+#define CONN_READ_CHUNK_BYTES 65536
+#define CONN_IOV_MAX 64
+
+struct st_conn {
+    st_broker_t *broker;
+    int fd;
+    char peer[64];
+    /* read side: frame being assembled */
+    uint8_t size_buf[4];
+    int32_t size_have;
+    uint8_t *frame;
+    int32_t frame_len;
+    int32_t frame_have;
+    /* request FIFO */
+    st_request_t *head;
+    st_request_t *tail;
+    int32_t queued;
+    bool paused;
+    bool want_write;
+    bool closing;
+    int64_t last_active_ms;
+    st_timer_t idle_timer;
+    st_conn_t *prev;
+    st_conn_t *next;
+    /* bytes read ahead of the current frame (batched reads) */
+    uint8_t *rbuf;
+    size_t rbuf_len;
+    size_t rbuf_pos;
+};
+
+static void conn_close(st_conn_t *c, const char *why);
+static void conn_update_watch(st_conn_t *c);
+
+static void set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL, 0);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static void request_free(st_request_t *req) {
+    for (int32_t i = 0; i < req->fd_count; i++) close(req->fds[i]);
+    free(req->fds);
+    st_writer_free(&req->response);
+    st_arena_free(&req->arena);
+    free(req);
+}
+
+void st_request_hold_fd(st_request_t *req, int fd) {
+    if (req->fd_count == req->fd_cap) {
+        int32_t cap = req->fd_cap ? req->fd_cap * 2 : 8;
+        int *fds = realloc(req->fds, (size_t)cap * sizeof *fds);
+        if (!fds) abort();
+        req->fds = fds;
+        req->fd_cap = cap;
+    }
+    req->fds[req->fd_count++] = fd;
+}
+
+int st_request_decode(st_request_t *req, void *out) {
+    const st_api_info_t *info = st_api_info_find(req->api_key);
+    st_reader_t r;
+    st_reader_init(&r, req->body, req->body_len);
+    return info->request_decode(&r, &req->arena, req->api_version, out);
+}
+
+void *st_request_alloc_response(st_request_t *req) {
+    const st_api_info_t *info = st_api_info_find(req->api_key);
+    void *m = st_arena_alloc(&req->arena, info->response_bytes);
+    info->response_init(m);
+    return m;
+}
+
+void st_request_respond(st_broker_t *b, st_request_t *req, const void *response_body) {
+    const st_api_info_t *info = st_api_info_find(req->api_key);
+    st_writer_t *w = &req->response;
+    st_writer_init(w, 256);
+    st_write_i32(w, 0); /* frame size, patched below */
+    st_write_i32(w, req->correlation_id);
+    /* ApiVersions always answers with header v0 so a client that does not
+     * know the broker's versions can parse it (KIP-511). */
+    bool flexible = info->flexible_min >= 0 && req->api_version >= info->flexible_min;
+    if (flexible && req->api_key != ST_API_API_VERSIONS) st_write_uvarint(w, 0);
+    info->response_encode(w, req->api_version, response_body);
+    st_writer_patch_i32(w, 0, (int32_t)(st_writer_total(w) - 4));
+    req->done = true;
+    if (req->conn) st_conn_response_ready(b, req->conn);
+}
+
+void st_request_finish_silently(st_broker_t *b, st_request_t *req) {
+    req->done = true;
+    req->no_response = true;
+    if (req->conn) st_conn_response_ready(b, req->conn);
+}
+
+/* Sends a v0 ApiVersions answer for a version the broker does not support:
+ * error UNSUPPORTED_VERSION plus the ranges, so the client can retry. */
+static void respond_api_versions_unsupported(st_broker_t *b, st_request_t *req) {
+    st_api_versions_response_t *resp = st_arena_alloc(&req->arena, sizeof *resp);
+    st_api_versions_response_init(resp);
+    resp->error_code = ST_ERR_UNSUPPORTED_VERSION;
+    resp->api_keys = st_arena_alloc(&req->arena, (size_t)st_api_table_count * sizeof *resp->api_keys);
+    for (int i = 0; i < st_api_table_count; i++) {
+        resp->api_keys[i].api_key = st_api_table[i].api_key;
+        resp->api_keys[i].min_version = st_api_table[i].min_version;
+        resp->api_keys[i].max_version = st_api_table[i].max_version;
+    }
+    resp->api_keys_count = st_api_table_count;
+    req->api_version = 0;
+    st_request_respond(b, req, resp);
+}
+
+/* Parses the header of a complete frame and runs its handler. Returns
+ * false when the connection must close. */
+static bool conn_dispatch(st_conn_t *c, uint8_t *frame, int32_t len) {
+    st_broker_t *b = c->broker;
+    st_request_t *req = calloc(1, sizeof *req);
+    if (!req) abort();
+    st_arena_init(&req->arena);
+    req->conn = c;
+    req->received_ms = st_loop_now_ms(b->loop);
+    uint8_t *copy = st_arena_memdup(&req->arena, frame, (size_t)len);
+
+    st_reader_t r;
+    st_reader_init(&r, copy, (size_t)len);
+    req->api_key = st_read_i16(&r);
+    req->api_version = st_read_i16(&r);
+    req->correlation_id = st_read_i32(&r);
+    if (r.failed) {
+        ST_WARN("closing %s: request frame of %d bytes is shorter than a request header", c->peer, len);
+        request_free(req);
+        return false;
+    }
+    const st_api_entry_t *entry = st_api_entry_find(req->api_key);
+    const st_api_info_t *info = st_api_info_find(req->api_key);
+    if (!entry || !info) {
+        ST_WARN("closing %s: unknown API key %d (correlation id %d)", c->peer, req->api_key, req->correlation_id);
+        request_free(req);
+        return false;
+    }
+    bool supported = req->api_version >= entry->min_version && req->api_version <= entry->max_version;
+    /* The header's client id is a nullable non-compact string (v1+); v2
+     * headers add a tagged-field section. An unsupported ApiVersions version
+     * is parsed as header v1 (KIP-511: newer clients may send any). */
+    bool flexible = supported && info->flexible_min >= 0 && req->api_version >= info->flexible_min;
+    req->header_version = flexible ? 2 : 1;
+    req->client_id = st_codec_read_str(&r, &req->arena, false, true);
+    if (flexible) st_codec_skip_tagged(&r);
+    if (r.failed) {
+        ST_WARN("closing %s: malformed request header for %s v%d", c->peer, info->name, req->api_version);
+        request_free(req);
+        return false;
+    }
+    req->body = r.pos;
+    req->body_len = st_reader_remaining(&r);
+
+    /* Queue first: responses go out in request order. */
+    if (c->tail)
+        c->tail->next = req;
+    else
+        c->head = req;
+    c->tail = req;
+    c->queued++;
+
+    if (!supported) {
+        if (req->api_key == ST_API_API_VERSIONS) {
+            respond_api_versions_unsupported(b, req);
+            return true;
+        }
+        ST_WARN("closing %s: unsupported version %d of %s (supported %d-%d)", c->peer, req->api_version,
+                info->name, entry->min_version, entry->max_version);
+        return false;
+    }
+    int rc = entry->handler(b, req);
+    if (rc == ST_ERR_DECODE) {
+        ST_WARN("closing %s: could not decode %s v%d request (correlation id %d, %zu bytes)", c->peer, info->name,
+                req->api_version, req->correlation_id, req->body_len);
+        return false;
+    }
+    if (rc != 0 && !req->done) {
+        ST_ERROR("closing %s: %s v%d failed: %s", c->peer, info->name, req->api_version, st_err_name(rc));
+        return false;
+    }
+    return true;
+}
+
+/* Pops finished requests from the head and writes their responses.
+ * Returns false when the connection failed. */
+static bool conn_flush(st_conn_t *c) {
+    while (c->head) {
+        st_request_t *req = c->head;
+        if (!req->done) break;
+        if (!req->no_response) {
+            st_writer_t *w = &req->response;
+            int64_t total = st_writer_total(w);
+            while ((int64_t)req->response_sent < total) {
+                /* Walk pieces: memory up to the next file range, then the range. */
+                size_t mem_pos = 0; /* position in w->data */
+                int64_t emitted = 0;
+                ssize_t n = -1;
+                bool wrote = false;
+                for (int32_t i = 0; i <= w->range_count && !wrote; i++) {
+                    size_t mem_end = i < w->range_count ? w->ranges[i].at : w->len;
+                    int64_t mem_bytes = (int64_t)(mem_end - mem_pos);
+                    if ((int64_t)req->response_sent < emitted + mem_bytes) {
+                        size_t off = mem_pos + (size_t)((int64_t)req->response_sent - emitted);
+                        n = send(c->fd, w->data + off, mem_end - off, MSG_NOSIGNAL);
+                        wrote = true;
+                        break;
+                    }
+                    emitted += mem_bytes;
+                    mem_pos = mem_end;
+                    if (i < w->range_count) {
+                        const st_file_range_t *fr = &w->ranges[i];
+                        if ((int64_t)req->response_sent < emitted + fr->len) {
+                            off_t file_off = (off_t)(fr->file_pos + ((int64_t)req->response_sent - emitted));
+                            size_t count = (size_t)(emitted + fr->len - (int64_t)req->response_sent);
+                            n = sendfile(c->fd, fr->fd, &file_off, count);
+                            if (n == 0) {
+                                /* The segment shrank under us (truncation):
+                                 * the response can never be completed. */
+                                ST_WARN("closing %s: segment file shorter than the range being sent", c->peer);
+                                return false;
+                            }
+                            wrote = true;
+                            break;
+                        }
+                        emitted += fr->len;
+                    }
+                }
+                if (n < 0) {
+                    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                        c->want_write = true;
+                        return true;
+                    }
+                    if (errno == EINTR) continue;
+                    return false;
+                }
+                req->response_sent += (size_t)n;
+            }
+        }
+        c->head = req->next;
+        if (!c->head) c->tail = NULL;
+        c->queued--;
+        request_free(req);
+    }
+    c->want_write = false;
+    return true;
+}
+
+static bool conn_process_frame_bytes(st_conn_t *c, const uint8_t *data, size_t len, size_t *consumed) {
+    st_broker_t *b = c->broker;
+    size_t pos = 0;
+    while (pos < len && !c->closing) {
+        if (c->queued >= b->max_inflight_per_conn) break; /* backpressure */
+        if (c->size_have < 4) {
+            size_t take = 4 - (size_t)c->size_have;
+            if (take > len - pos) take = len - pos;
+            memcpy(c->size_buf + c->size_have, data + pos, take);
+            c->size_have += (int32_t)take;
+            pos += take;
+            if (c->size_have < 4) break;
+            int32_t size = st_get_i32be(c->size_buf);
+            if (size <= 0) {
+                ST_WARN("closing %s: invalid request size %d", c->peer, size);
+                *consumed = pos;
+                return false;
+            }
+            if ((int64_t)size > b->socket_request_max_bytes) {
+                ST_WARN("closing %s: request size %d is larger than socket.request.max.bytes %lld", c->peer, size,
+                        (long long)b->socket_request_max_bytes);
+                *consumed = pos;
+                return false;
+            }
+            c->frame_len = size;
+            c->frame_have = 0;
+            /* Memory grows with the bytes that actually arrive, not with
+             * the size the client claims. */
+            c->frame = NULL;
+        }
+        size_t need = (size_t)(c->frame_len - c->frame_have);
+        size_t avail = len - pos;
+        if (c->frame_have == 0 && avail >= need) {
+            /* Whole frame in the read buffer: no copy into a frame buffer. */
+            bool ok = conn_dispatch(c, (uint8_t *)data + pos, c->frame_len);
+            pos += need;
+            c->size_have = 0;
+            if (!ok) {
+                *consumed = pos;
+                return false;
+            }
+            continue;
+        }
+        size_t take = avail < need ? avail : need;
+        if (!c->frame) {
+            c->frame = malloc((size_t)c->frame_len);
+            if (!c->frame) abort();
+        }
+        memcpy(c->frame + c->frame_have, data + pos, take);
+        c->frame_have += (int32_t)take;
+        pos += take;
+        if (c->frame_have == c->frame_len) {
+            bool ok = conn_dispatch(c, c->frame, c->frame_len);
+            free(c->frame);
+            c->frame = NULL;
+            c->size_have = 0;
+            if (!ok) {
+                *consumed = pos;
+                return false;
+            }
+        }
+    }
+    *consumed = pos;
+    return true;
+}
+
+static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
+    (void)loop;
+    (void)fd;
+    st_conn_t *c = ctx;
+    st_broker_t *b = c->broker;
+    c->last_active_ms = st_loop_now_ms(b->loop);
+    if (events & ST_EVENT_WRITABLE) {
+        if (!conn_flush(c)) {
+            conn_close(c, NULL);
+            return;
+        }
+    }
+    if ((events & ST_EVENT_READABLE) && !c->paused) {
+        for (int rounds = 0; rounds < 16; rounds++) {
+            /* Leftover bytes from an earlier read come first. */
+            if (c->rbuf_pos < c->rbuf_len) {
+                size_t consumed = 0;
+                bool ok = conn_process_frame_bytes(c, c->rbuf + c->rbuf_pos, c->rbuf_len - c->rbuf_pos, &consumed);
+                c->rbuf_pos += consumed;
+                if (!ok) {
+                    conn_close(c, NULL);
+                    return;
+                }
+                if (c->rbuf_pos < c->rbuf_len) break; /* paused by backpressure */
+            }
+            ssize_t n = recv(c->fd, c->rbuf, CONN_READ_CHUNK_BYTES, 0);
+            if (n == 0) {
+                conn_close(c, NULL);
+                return;
+            }
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+                if (errno == EINTR) continue;
+                conn_close(c, NULL);
+                return;
+            }
+            c->rbuf_len = (size_t)n;
+            c->rbuf_pos = 0;
+            size_t consumed = 0;
+            bool ok = conn_process_frame_bytes(c, c->rbuf, c->rbuf_len, &consumed);
+            c->rbuf_pos = consumed;
+            if (!ok) {
+                if (!conn_flush(c)) {
+                    conn_close(c, NULL);
+                    return;
+                }
+                conn_close(c, NULL);
+                return;
+            }
+            if (c->rbuf_pos < c->rbuf_len) break;
+            if ((size_t)n < CONN_READ_CHUNK_BYTES) break;
+        }
+    }
+    if (!conn_flush(c)) {
+        conn_close(c, NULL);
+        return;
+    }
+    conn_update_watch(c);
+}
+
+static void conn_update_watch(st_conn_t *c) {
+    st_broker_t *b = c->broker;
+    c->paused = c->queued >= b->max_inflight_per_conn;
+    uint32_t ev = (c->paused ? 0 : ST_EVENT_READABLE) | (c->want_write ? ST_EVENT_WRITABLE : 0);
+    if (ev)
+        st_loop_watch(b->loop, c->fd, ev, conn_on_event, c);
+    else
+        st_loop_unwatch(b->loop, c->fd);
+}
+
+void st_conn_response_ready(st_broker_t *b, st_conn_t *c) {
+    (void)b;
+    if (c->closing) return;
+    bool was_paused = c->paused;
+    if (!conn_flush(c)) {
+        conn_close(c, NULL);
+        return;
+    }
+    conn_update_watch(c);
+    /* Bytes already read but not parsed while paused. */
+    if (was_paused && !c->paused && c->rbuf_pos < c->rbuf_len) {
+        size_t consumed = 0;
+        bool ok = conn_process_frame_bytes(c, c->rbuf + c->rbuf_pos, c->rbuf_len - c->rbuf_pos, &consumed);
+        c->rbuf_pos += consumed;
+        if (!ok || !conn_flush(c)) {
+            conn_close(c, NULL);
+            return;
+        }
+        conn_update_watch(c);
+    }
+}
+
+static void conn_idle_check(st_loop_t *loop, void *ctx) {
+    st_conn_t *c = ctx;
+    st_broker_t *b = c->broker;
+    int64_t idle = st_loop_now_ms(loop) - c->last_active_ms;
+    if (idle >= b->connections_max_idle_ms && c->queued == 0) {
+        ST_INFO("closing %s: idle for %lld ms (connections.max.idle.ms)", c->peer, (long long)idle);
+        conn_close(c, NULL);
+        return;
+    }
+    int64_t next = b->connections_max_idle_ms - idle;
+    st_timer_start(loop, &c->idle_timer, next > 1000 ? next : 1000, conn_idle_check, c);
+}
+
+static void conn_close(st_conn_t *c, const char *why) {
+    st_broker_t *b = c->broker;
+    if (why) ST_INFO("closing %s: %s", c->peer, why);
+    c->closing = true;
+    st_timer_stop(b->loop, &c->idle_timer);
+    st_loop_unwatch(b->loop, c->fd);
+    close(c->fd);
+    /* Requests still parked (long-poll fetch) are detached: their owner
+     * frees them when it completes them. */
+    st_request_t *req = c->head;
+    while (req) {
+        st_request_t *next = req->next;
+        req->next = NULL;
+        if (req->pending && !req->done)
+            req->conn = NULL;
+        else
+            request_free(req);
+        req = next;
+    }
+    c->head = c->tail = NULL;
+    free(c->frame);
+    free(c->rbuf);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        b->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    b->conn_count--;
+    free(c);
+}
+
+void st_request_release_detached(st_request_t *req) { request_free(req); }
+
+static void on_accept(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
+    (void)events;
+    st_broker_t *b = ctx;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_in addr;
+        socklen_t alen = sizeof addr;
+        int cfd = accept4(fd, (struct sockaddr *)&addr, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                ST_WARN("accept failed: %s", strerror(errno));
+            return;
+        }
+        char peer[64];
+        char ip[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
+        snprintf(peer, sizeof peer, "%s:%d", ip, ntohs(addr.sin_port));
+        if (b->conn_count >= b->max_connections) {
+            ST_WARN("refusing %s: max.connections %d reached", peer, b->max_connections);
+            close(cfd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        st_conn_t *c = calloc(1, sizeof *c);
+        if (!c) abort();
+        c->rbuf = malloc(CONN_READ_CHUNK_BYTES);
+        if (!c->rbuf) abort();
+        c->broker = b;
+        c->fd = cfd;
+        memcpy(c->peer, peer, sizeof peer);
+        c->last_active_ms = st_loop_now_ms(loop);
+        c->next = b->conns;
+        if (b->conns) b->conns->prev = c;
+        b->conns = c;
+        b->conn_count++;
+        st_loop_watch(loop, cfd, ST_EVENT_READABLE, conn_on_event, c);
+        if (b->connections_max_idle_ms > 0)
+            st_timer_start(loop, &c->idle_timer, b->connections_max_idle_ms, conn_idle_check, c);
+    }
+}
+
+int st_network_listen(st_broker_t *b, const char *host, int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return ST_ERR_IO;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    if (!host || !*host || strcmp(host, "0.0.0.0") == 0)
+        addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (strcmp(host, "localhost") == 0)
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
+        ST_ERROR("listener host %s is not an IPv4 address", host);
+        close(fd);
+        return ST_ERR_INVALID_CONFIG;
+    }
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 1024) < 0) {
+        ST_ERROR("cannot listen on %s:%d: %s", host, port, strerror(errno));
+        close(fd);
+        return ST_ERR_IO;
+    }
+    set_nonblocking(fd);
+    b->listen_fd = fd;
+    st_loop_watch(b->loop, fd, ST_EVENT_READABLE, on_accept, b);
+    return 0;
+}
+
+void st_network_close_all(st_broker_t *b) {
+    if (b->listen_fd >= 0) {
+        st_loop_unwatch(b->loop, b->listen_fd);
+        close(b->listen_fd);
+        b->listen_fd = -1;
+    }
+    while (b->conns) {
+        conn_flush(b->conns);
+        conn_close(b->conns, NULL);
+    }
+}

@@ -1,0 +1,230 @@
+/*
+ * A partition as the broker serves it: its log plus the producer state of
+ * idempotent producers, kept in step.
+ *
+ * Invariants:
+ *  1. Producer state reflects exactly the batches in the log below its end
+ *     offset: it is loaded from the newest snapshot at or below the log end
+ *     and the batches after the snapshot are replayed.
+ *  2. A batch reaches the log only after it passed st_batch_validate and the
+ *     producer-state check: no partial or invalid record is ever appended.
+ *  3. A snapshot is written at every segment roll and at close, so replay
+ *     after a crash covers at most one segment.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/record_batch.h"
+#include "server/server.h"
+#include "storage/fsutil.h"
+
+static void log_config_from_settings(const st_broker_t *b, const st_topic_settings_t *s, st_log_config_t *cfg) {
+    st_log_config_default(cfg);
+    cfg->segment_bytes = s->segment_bytes;
+    cfg->segment_ms = s->segment_ms;
+    cfg->index_interval_bytes = s->index_interval_bytes;
+    cfg->index_bytes_max = s->segment_index_bytes;
+    cfg->retention_ms = s->retention_ms;
+    cfg->retention_bytes = s->retention_bytes;
+    cfg->cleanup_delete = s->cleanup_delete;
+    cfg->cleanup_compact = s->cleanup_compact;
+    cfg->delete_retention_ms = s->delete_retention_ms;
+    cfg->min_compaction_lag_ms = s->min_compaction_lag_ms;
+    cfg->flush_messages = s->flush_messages;
+    cfg->flush_ms = s->flush_ms;
+    cfg->decompressed_bytes_max = b->decompressed_batch_max_bytes;
+}
+
+static void on_segment_roll(void *ctx, int64_t new_segment_base_offset) {
+    st_partition_t *p = ctx;
+    int err = st_producer_state_write_snapshot(p->producers, p->dir, new_segment_base_offset);
+    if (err != 0) ST_WARN("%s-%d: producer state snapshot failed: %s", p->topic->name, p->index, st_err_name(err));
+    st_producer_state_prune_snapshots(p->dir, 3);
+}
+
+typedef struct replay_ctx {
+    st_partition_t *p;
+    int64_t now_ms;
+} replay_ctx_t;
+
+static int replay_producer_batch(void *ctx, const uint8_t *batch, size_t len) {
+    replay_ctx_t *rc = ctx;
+    st_batch_header_t h;
+    if (st_batch_header_parse(batch, len, &h) != 0) return 0;
+    if (h.producer_id >= 0) st_producer_state_replay(rc->p->producers, &h, rc->now_ms);
+    return 0;
+}
+
+static int write_partition_metadata(st_partition_t *p) {
+    /* Kafka's partition.metadata: which topic id owns this directory. */
+    char body[128];
+    static const char hex[] = "0123456789abcdef";
+    char id[33];
+    for (int i = 0; i < 16; i++) {
+        id[2 * i] = hex[p->topic->id.bytes[i] >> 4];
+        id[2 * i + 1] = hex[p->topic->id.bytes[i] & 15];
+    }
+    id[32] = '\0';
+    int len = snprintf(body, sizeof body, "version: 0\ntopic_id: %s\n", id);
+    return st_fs_write_atomic(p->dir, "partition.metadata", body, (size_t)len);
+}
+
+int st_partition_open(st_broker_t *b, st_topic_t *t, int32_t index, st_partition_t **out) {
+    st_partition_t *p = calloc(1, sizeof *p);
+    if (!p) return ST_ERR_NO_MEMORY;
+    p->broker = b;
+    p->topic = t;
+    p->index = index;
+    char dir[ST_FS_PATH_MAX];
+    if (st_fs_path(dir, "%s/%s-%d", b->data_dir, t->name, index) != 0) {
+        free(p);
+        return ST_ERR_LIMIT;
+    }
+    p->dir = strdup(dir);
+    st_log_config_t cfg;
+    log_config_from_settings(b, &t->settings, &cfg);
+    cfg.on_roll = on_segment_roll;
+    cfg.on_roll_ctx = p;
+    p->producers = st_producer_state_new();
+    int64_t now = st_wall_ms();
+    int err = st_log_open(p->dir, &cfg, now, &p->log);
+    if (err != 0) goto err_free;
+    char meta_path[ST_FS_PATH_MAX];
+    st_fs_path(meta_path, "%s/partition.metadata", p->dir);
+    if (!st_fs_exists(meta_path)) write_partition_metadata(p);
+
+    int64_t end = st_log_end_offset(p->log);
+    int64_t snapshot_offset = 0;
+    st_producer_state_delete_snapshots(p->dir, 0, end);
+    err = st_producer_state_load(p->producers, p->dir, end, &snapshot_offset);
+    if (err != 0) goto err_close_log;
+    int64_t from = snapshot_offset > st_log_start_offset(p->log) ? snapshot_offset : st_log_start_offset(p->log);
+    if (from < end) {
+        replay_ctx_t rc = {p, now};
+        err = st_log_for_each_batch(p->log, from, replay_producer_batch, &rc);
+        if (err != 0) goto err_close_log;
+    }
+    st_producer_state_expire(p->producers, now, st_config_get_long(b->config, "producer.id.expiration.ms"));
+    *out = p;
+    return 0;
+
+err_close_log:
+    st_log_close(p->log);
+err_free:
+    st_producer_state_free(p->producers);
+    free(p->dir);
+    free(p);
+    return err;
+}
+
+void st_partition_apply_settings(st_partition_t *p) {
+    if (!p->log) return;
+    st_log_config_t cfg;
+    log_config_from_settings(p->broker, &p->topic->settings, &cfg);
+    cfg.on_roll = on_segment_roll;
+    cfg.on_roll_ctx = p;
+    st_log_set_config(p->log, &cfg);
+}
+
+void st_partition_close(st_partition_t *p) {
+    if (!p) return;
+    if (p->log) {
+        int64_t end = st_log_end_offset(p->log);
+        st_producer_state_write_snapshot(p->producers, p->dir, end);
+        st_log_close(p->log);
+    }
+    st_producer_state_free(p->producers);
+    free(p->dir);
+    free(p);
+}
+
+int64_t st_partition_high_watermark(const st_partition_t *p) {
+    /* One replica: everything appended is committed. */
+    return st_log_end_offset(p->log);
+}
+
+static void fail(st_produce_result_t *res, int error, const char *message) {
+    res->error = error;
+    res->error_message = message;
+}
+
+void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, uint8_t *records, int32_t len,
+                          st_produce_result_t *res) {
+    memset(res, 0, sizeof *res);
+    res->base_offset = -1;
+    res->log_append_time_ms = -1;
+    res->log_start_offset = -1;
+    const st_topic_settings_t *s = &p->topic->settings;
+    if (!p->log) return fail(res, ST_ERR_KAFKA_STORAGE_ERROR, NULL);
+    res->log_start_offset = st_log_start_offset(p->log);
+
+    st_batch_header_t h;
+    if (!records || len < ST_BATCH_HEADER_BYTES) return fail(res, ST_ERR_CORRUPT_MESSAGE, "Record batch is truncated");
+    int err = st_batch_header_parse(records, (size_t)len, &h);
+    if (err != 0) return fail(res, err, "Record batch header is invalid");
+    if (st_batch_total_bytes(&h) > len) return fail(res, ST_ERR_CORRUPT_MESSAGE, "Record batch is truncated");
+    /* Produce v3+ carries exactly one batch per partition. */
+    if (st_batch_total_bytes(&h) != len)
+        return fail(res, ST_ERR_INVALID_RECORD, "Produce requests with version 3+ must contain exactly one record batch");
+    if (len > s->max_message_bytes)
+        return fail(res, ST_ERR_MESSAGE_TOO_LARGE, "The record batch size is larger than max.message.bytes");
+
+    st_batch_limits_t limits = {.decompressed_bytes_max = b->decompressed_batch_max_bytes, .records_max = INT32_MAX};
+    st_batch_check_t check;
+    err = st_batch_validate(records, (size_t)len, &limits, s->cleanup_compact, arena, &check);
+    if (err == ST_ERR_LIMIT) {
+        ST_WARN("%s-%d: batch decompresses past strata.decompressed.batch.max.bytes", p->topic->name, p->index);
+        return fail(res, ST_ERR_CORRUPT_MESSAGE, "Decompressed record batch exceeds the broker's limit");
+    }
+    if (err != 0) {
+        res->record_errors = check.record_errors;
+        res->record_error_count = check.record_error_count;
+        if (err == ST_ERR_CORRUPT_MESSAGE)
+            ST_WARN("%s-%d: rejected a corrupt record batch: %s", p->topic->name, p->index,
+                    check.error_message ? check.error_message : "corrupt");
+        return fail(res, err, check.error_message);
+    }
+    if (h.attributes & ST_BATCH_ATTR_TRANSACTIONAL)
+        return fail(res, ST_ERR_INVALID_TXN_STATE, "Transactional produce is not supported by this broker yet");
+
+    int64_t now = st_wall_ms();
+    if (!s->log_append_time && h.max_timestamp >= 0) {
+        /* Kafka checks every record; the batch's extremes bound them. */
+        bool too_old = s->message_timestamp_before_max_ms < INT64_MAX && h.base_timestamp >= 0 &&
+                       h.base_timestamp < now - s->message_timestamp_before_max_ms;
+        bool too_new = s->message_timestamp_after_max_ms < INT64_MAX &&
+                       h.max_timestamp > now + s->message_timestamp_after_max_ms;
+        if (too_old || too_new)
+            return fail(res, ST_ERR_INVALID_TIMESTAMP,
+                        "Timestamp of a record is out of range (message.timestamp.before.max.ms / after.max.ms)");
+    }
+
+    if (h.producer_id >= 0) {
+        st_producer_check_t pc;
+        err = st_producer_state_check(p->producers, &h, &pc);
+        if (err != 0) return fail(res, err, NULL);
+        if (pc.verdict == ST_PRODUCER_DUPLICATE) {
+            /* A retry of a batch already written: acknowledge it with its
+             * original offset, write nothing. */
+            res->base_offset = pc.duplicate_base_offset;
+            res->log_append_time_ms = s->log_append_time ? pc.duplicate_timestamp : -1;
+            return;
+        }
+    }
+
+    st_log_append_result_t ar;
+    err = st_log_append(p->log, records, (size_t)len, p->leader_epoch, now, s->log_append_time, &ar);
+    if (err != 0) {
+        ST_ERROR("%s-%d: append failed: %s", p->topic->name, p->index, st_err_name(err));
+        return fail(res, err > 0 ? err : ST_ERR_KAFKA_STORAGE_ERROR, NULL);
+    }
+    if (h.producer_id >= 0) {
+        st_batch_header_parse(records, (size_t)len, &h); /* rewritten offsets and timestamps */
+        st_producer_state_update(p->producers, &h, ar.base_offset, ar.last_offset, now);
+    }
+    res->base_offset = ar.base_offset;
+    res->log_append_time_ms = ar.log_append_time_ms;
+    res->log_start_offset = ar.log_start_offset;
+    st_fetch_wake(b, p);
+}

@@ -1,0 +1,244 @@
+/*
+ * The map of the broker (Redis server.h style): the long-lived state and
+ * who owns it.
+ *
+ *   st_broker_t      one per process; owns the config, the event loop, the
+ *                    metadata log, the topic table, connections and the
+ *                    fetch sessions. Single-threaded: every field is touched
+ *                    only from the loop thread.
+ *   st_topic_t       owned by the broker's topic table; created and removed
+ *                    only by applying metadata records (broker.c).
+ *   st_partition_t   owned by its topic; owns the partition's st_log_t and
+ *                    producer state (partition.c).
+ *   st_conn_t        one per client socket (network.c); owns its requests.
+ *   st_request_t     one per request frame; owns an arena holding the frame,
+ *                    the decoded request and the encoded response; freed
+ *                    when the response has been written (or dropped).
+ */
+#ifndef ST_SERVER_SERVER_H
+#define ST_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "protocol/arena.h"
+#include "protocol/buf.h"
+#include "protocol/errors.h"
+#include "protocol/messages.h"
+#include "server/config.h"
+#include "server/event_loop.h"
+#include "storage/log.h"
+#include "storage/producer_state.h"
+
+typedef struct st_broker st_broker_t;
+typedef struct st_topic st_topic_t;
+typedef struct st_partition st_partition_t;
+typedef struct st_conn st_conn_t;
+typedef struct st_request st_request_t;
+typedef struct st_metadata_log st_metadata_log_t;
+typedef struct st_fetch_waiter st_fetch_waiter_t;
+typedef struct st_fetch_sessions st_fetch_sessions_t;
+
+/* ---- logging (one line per event, to stderr) ---------------------------- */
+void st_log_line(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define ST_INFO(...) st_log_line("INFO", __VA_ARGS__)
+#define ST_WARN(...) st_log_line("WARN", __VA_ARGS__)
+#define ST_ERROR(...) st_log_line("ERROR", __VA_ARGS__)
+
+/* ---- topics and partitions ---------------------------------------------- */
+
+struct st_partition {
+    st_broker_t *broker;
+    st_topic_t *topic;
+    int32_t index;
+    int32_t leader_epoch;
+    char *dir;
+    st_log_t *log;
+    st_producer_state_t *producers;
+    st_fetch_waiter_t *waiters; /* long-poll fetches waiting for data here */
+};
+
+struct st_topic {
+    char *name;
+    st_uuid_t id;
+    bool internal;
+    int32_t partition_count;
+    st_partition_t **partitions;
+    /* Topic config overrides as given to CreateTopics/AlterConfigs. */
+    int32_t config_count;
+    char **config_names;
+    char **config_values;
+    st_topic_settings_t settings;
+    st_topic_t *next_in_bucket;
+};
+
+/* ---- requests and connections -------------------------------------------- */
+
+struct st_request {
+    st_conn_t *conn; /* NULL once the connection closed under it */
+    st_arena_t arena;
+    int16_t api_key;
+    int16_t api_version;
+    int32_t correlation_id;
+    int16_t header_version;
+    st_str_t client_id;
+    const uint8_t *body; /* in the arena */
+    size_t body_len;
+    int64_t received_ms;
+    bool done;        /* response ready (or none to send) */
+    bool no_response; /* acks=0 produce */
+    st_writer_t response;
+    size_t response_sent;
+    /* Segment file descriptors (dup()ed) that the response reads from. */
+    int *fds;
+    int32_t fd_count;
+    int32_t fd_cap;
+    st_request_t *next;
+    void *pending; /* e.g. a parked fetch */
+};
+
+/* Handlers decode `req->body`, do the work and call st_request_respond
+ * (now or later). A handler that cannot decode returns ST_ERR_DECODE and the
+ * connection is closed, as Kafka does. */
+typedef int (*st_handler_fn)(st_broker_t *b, st_request_t *req);
+
+typedef struct st_api_entry {
+    int16_t api_key;
+    int16_t min_version;
+    int16_t max_version;
+    st_handler_fn handler;
+} st_api_entry_t;
+
+/* The one table of served APIs; ApiVersions is computed from it. */
+extern const st_api_entry_t st_api_table[];
+extern const int st_api_table_count;
+const st_api_entry_t *st_api_entry_find(int16_t api_key);
+
+/* Encodes the response header and body into req->response and marks it
+ * done; the connection sends responses in request order. */
+void st_request_respond(st_broker_t *b, st_request_t *req, const void *response_body);
+/* Marks an acks=0 produce done without a response. */
+void st_request_finish_silently(st_broker_t *b, st_request_t *req);
+/* Keeps `fd` open until the response has been sent, then closes it. */
+void st_request_hold_fd(st_request_t *req, int fd);
+/* Frees a request whose connection closed while it was parked. */
+void st_request_release_detached(st_request_t *req);
+/* Decodes the body with the generated decoder for req's API; 0 or ST_ERR_DECODE. */
+int st_request_decode(st_request_t *req, void *out);
+void *st_request_alloc_response(st_request_t *req);
+
+/* ---- broker ---------------------------------------------------------------- */
+
+#define ST_TOPIC_BUCKETS 1024
+
+struct st_broker {
+    st_config_t *config;
+    st_loop_t *loop;
+    st_metadata_log_t *metadata;
+    int32_t node_id;
+    char cluster_id[32];
+    char *host;        /* advertised host */
+    int32_t port;      /* advertised port */
+    char *data_dir;    /* first of log.dirs */
+    int listen_fd;
+    /* topics by name */
+    st_topic_t *topic_buckets[ST_TOPIC_BUCKETS];
+    int32_t topic_count;
+    /* producer id allocation: ids below next_producer_id are taken; the
+     * metadata log holds a reserved block ending at producer_id_block_end. */
+    int64_t next_producer_id;
+    int64_t producer_id_block_end;
+    /* connections */
+    int32_t conn_count;
+    st_conn_t *conns;
+    st_fetch_sessions_t *fetch_sessions;
+    /* limits, resolved once from config */
+    int64_t socket_request_max_bytes;
+    int32_t max_connections;
+    int64_t connections_max_idle_ms;
+    int32_t max_inflight_per_conn;
+    size_t decompressed_batch_max_bytes;
+    int64_t retention_check_interval_ms;
+    int64_t flush_scheduler_interval_ms;
+    st_timer_t housekeeping_timer;
+    bool stopping;
+};
+
+int st_broker_start(st_broker_t *b, st_config_t *config);
+void st_broker_stop(st_broker_t *b);
+
+st_topic_t *st_broker_topic(st_broker_t *b, const char *name);
+st_topic_t *st_broker_topic_by_id(st_broker_t *b, const st_uuid_t *id);
+st_partition_t *st_broker_partition(st_broker_t *b, const char *topic, int32_t partition);
+/* Iteration over all topics (unspecified order). fn returns non-zero to stop. */
+void st_broker_each_topic(st_broker_t *b, int (*fn)(void *ctx, st_topic_t *t), void *ctx);
+
+/* Topic changes go through the metadata log (records appended, fsynced,
+ * then applied). `msg` receives a Kafka-style message on error. */
+int st_broker_create_topic(st_broker_t *b, const char *name, int32_t partitions, int32_t config_count,
+                           const char *const *config_names, const char *const *config_values,
+                           st_uuid_t *id_out);
+int st_broker_delete_topic(st_broker_t *b, st_topic_t *t);
+int st_broker_add_partitions(st_broker_t *b, st_topic_t *t, int32_t new_total);
+/* Replaces (incremental == false) or edits the topic's overrides; a NULL
+ * value deletes a key. */
+int st_broker_alter_topic_config(st_broker_t *b, st_topic_t *t, int32_t n, const char *const *names,
+                                 const char *const *values, bool incremental);
+int64_t st_broker_allocate_producer_id(st_broker_t *b);
+/* Kafka's rules for a topic name; returns 0 or INVALID_TOPIC_EXCEPTION. */
+int st_topic_name_validate(const char *name, char *msg, size_t msg_len);
+
+/* ---- partitions (partition.c) --------------------------------------------- */
+
+int st_partition_open(st_broker_t *b, st_topic_t *t, int32_t index, st_partition_t **out);
+void st_partition_close(st_partition_t *p);
+void st_partition_apply_settings(st_partition_t *p);
+
+typedef struct st_produce_result {
+    int error;
+    const char *error_message;
+    int64_t base_offset;
+    int64_t log_append_time_ms;
+    int64_t log_start_offset;
+    st_record_error_t *record_errors;
+    int32_t record_error_count;
+} st_produce_result_t;
+
+/* Validates and appends the records of one partition of a Produce. */
+void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, uint8_t *records, int32_t len,
+                          st_produce_result_t *res);
+int64_t st_partition_high_watermark(const st_partition_t *p);
+
+/* ---- long-poll fetch (fetch.c) ------------------------------------------- */
+void st_fetch_wake(st_broker_t *b, st_partition_t *p);
+void st_fetch_forget_partition(st_broker_t *b, st_partition_t *p);
+st_fetch_sessions_t *st_fetch_sessions_new(int32_t slots);
+void st_fetch_sessions_free(st_fetch_sessions_t *s);
+
+/* ---- network (network.c) --------------------------------------------------- */
+int st_network_listen(st_broker_t *b, const char *host, int port);
+void st_network_close_all(st_broker_t *b);
+/* Called when a request's response became ready (maybe later than the call). */
+void st_conn_response_ready(st_broker_t *b, st_conn_t *c);
+
+/* ---- handlers -------------------------------------------------------------- */
+int st_handle_api_versions(st_broker_t *b, st_request_t *req);
+int st_handle_metadata(st_broker_t *b, st_request_t *req);
+int st_handle_produce(st_broker_t *b, st_request_t *req);
+int st_handle_fetch(st_broker_t *b, st_request_t *req);
+int st_handle_list_offsets(st_broker_t *b, st_request_t *req);
+int st_handle_create_topics(st_broker_t *b, st_request_t *req);
+int st_handle_delete_topics(st_broker_t *b, st_request_t *req);
+int st_handle_create_partitions(st_broker_t *b, st_request_t *req);
+int st_handle_delete_records(st_broker_t *b, st_request_t *req);
+int st_handle_init_producer_id(st_broker_t *b, st_request_t *req);
+int st_handle_offset_for_leader_epoch(st_broker_t *b, st_request_t *req);
+int st_handle_describe_configs(st_broker_t *b, st_request_t *req);
+int st_handle_alter_configs(st_broker_t *b, st_request_t *req);
+int st_handle_incremental_alter_configs(st_broker_t *b, st_request_t *req);
+int st_handle_describe_cluster(st_broker_t *b, st_request_t *req);
+int st_handle_describe_log_dirs(st_broker_t *b, st_request_t *req);
+int st_handle_describe_producers(st_broker_t *b, st_request_t *req);
+
+#endif

@@ -1,0 +1,111 @@
+#include "storage/index_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "protocol/errors.h"
+
+static void unmap(st_index_file_t *f) {
+    if (f->map) munmap(f->map, f->map_bytes);
+    f->map = NULL;
+    f->map_bytes = 0;
+}
+
+static int map(st_index_file_t *f, size_t bytes, bool writable) {
+    unmap(f);
+    if (bytes == 0) return 0;
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    void *p = mmap(NULL, bytes, prot, MAP_SHARED, f->fd, 0);
+    if (p == MAP_FAILED) return ST_ERR_IO;
+    f->map = p;
+    f->map_bytes = bytes;
+    return 0;
+}
+
+int st_index_file_open(st_index_file_t *f, const char *path, int32_t entry_bytes, bool *created) {
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    f->entry_bytes = entry_bytes;
+    *created = false;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        *created = fd >= 0;
+    }
+    if (fd < 0) return ST_ERR_IO;
+    f->fd = fd;
+    struct stat st;
+    if (fstat(fd, &st) != 0) goto err_close;
+    size_t whole = (size_t)st.st_size / (size_t)entry_bytes;
+    if (whole > INT32_MAX) whole = 0; /* absurd: treat as corrupt */
+    f->size_valid = (size_t)st.st_size % (size_t)entry_bytes == 0 && whole * (size_t)entry_bytes == (size_t)st.st_size;
+    f->entries = (int32_t)whole;
+    f->entries_max = f->entries;
+    if (map(f, whole * (size_t)entry_bytes, false)) goto err_close;
+    return 0;
+err_close:
+    close(fd);
+    f->fd = -1;
+    return ST_ERR_IO;
+}
+
+int st_index_file_make_writable(st_index_file_t *f, int32_t max_bytes) {
+    int64_t max_entries = max_bytes / f->entry_bytes;
+    if (max_entries < (int64_t)f->entries + 1) max_entries = (int64_t)f->entries + 1;
+    size_t bytes = (size_t)max_entries * (size_t)f->entry_bytes;
+    unmap(f);
+    if (ftruncate(f->fd, (off_t)bytes) != 0) return ST_ERR_IO;
+    if (map(f, bytes, true)) return ST_ERR_IO;
+    /* Anything past the entries (an untrimmed tail) must read as zero. */
+    size_t used = (size_t)f->entries * (size_t)f->entry_bytes;
+    memset(f->map + used, 0, bytes - used);
+    f->entries_max = (int32_t)max_entries;
+    f->writable = true;
+    f->size_valid = true;
+    return 0;
+}
+
+int st_index_file_trim(st_index_file_t *f) {
+    size_t bytes = (size_t)f->entries * (size_t)f->entry_bytes;
+    unmap(f);
+    f->writable = false;
+    f->entries_max = f->entries;
+    if (ftruncate(f->fd, (off_t)bytes) != 0) return ST_ERR_IO;
+    f->size_valid = true;
+    return map(f, bytes, false);
+}
+
+int st_index_file_append(st_index_file_t *f, const uint8_t *entry) {
+    if (!f->writable || f->entries >= f->entries_max) return ST_ERR_LIMIT;
+    memcpy(f->map + (size_t)f->entries * (size_t)f->entry_bytes, entry, (size_t)f->entry_bytes);
+    f->entries++;
+    return 0;
+}
+
+void st_index_file_truncate_entries(st_index_file_t *f, int32_t n) {
+    if (n < 0) n = 0;
+    if (n >= f->entries) return;
+    if (f->writable) {
+        size_t from = (size_t)n * (size_t)f->entry_bytes;
+        memset(f->map + from, 0, (size_t)(f->entries - n) * (size_t)f->entry_bytes);
+    }
+    f->entries = n;
+}
+
+int st_index_file_flush(st_index_file_t *f) {
+    if (f->fd < 0) return 0;
+    if (f->map && f->writable && msync(f->map, f->map_bytes, MS_SYNC) != 0) return ST_ERR_IO;
+    return fsync(f->fd) == 0 ? 0 : ST_ERR_IO;
+}
+
+void st_index_file_close(st_index_file_t *f) {
+    unmap(f);
+    if (f->fd >= 0) close(f->fd);
+    f->fd = -1;
+    f->entries = 0;
+    f->writable = false;
+}

@@ -1,0 +1,859 @@
+#include "storage/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "protocol/errors.h"
+#include "protocol/record_batch.h"
+#include "storage/checkpoint.h"
+#include "storage/cleaner.h"
+#include "storage/fsutil.h"
+#include "storage/segment.h"
+
+#define LOG_SEGMENT_NAME_DIGITS 20
+
+struct st_log {
+    char *dir;
+    st_log_config_t cfg;
+    st_segment_t **segments; /* sorted by base offset; the last is active */
+    int32_t segment_count;
+    int32_t segment_cap;
+    int64_t start_offset;
+    int64_t end_offset;
+    int64_t recovery_point;
+    int64_t last_flush_ms;
+    st_epoch_entry_t *epochs;
+    int32_t epoch_count;
+    int32_t epoch_cap;
+    bool failed;
+};
+
+void st_log_config_default(st_log_config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->segment_bytes = 1073741824;
+    cfg->segment_ms = 604800000;
+    cfg->index_interval_bytes = 4096;
+    cfg->index_bytes_max = 10485760;
+    cfg->retention_ms = 604800000;
+    cfg->retention_bytes = -1;
+    cfg->cleanup_delete = true;
+    cfg->cleanup_compact = false;
+    cfg->delete_retention_ms = 86400000;
+    cfg->min_compaction_lag_ms = 0;
+    cfg->flush_messages = INT64_MAX;
+    cfg->flush_ms = INT64_MAX;
+    cfg->decompressed_bytes_max = 64u << 20;
+}
+
+static bool config_valid(const st_log_config_t *cfg) {
+    return cfg->segment_bytes >= ST_LOG_SEGMENT_BYTES_MIN && cfg->segment_bytes <= INT32_MAX &&
+           cfg->segment_ms >= 1 && cfg->index_interval_bytes >= 0 &&
+           cfg->index_bytes_max >= ST_LOG_INDEX_BYTES_MIN && cfg->retention_ms >= -1 &&
+           cfg->retention_bytes >= -1 && cfg->delete_retention_ms >= 0 && cfg->min_compaction_lag_ms >= 0 &&
+           cfg->flush_messages >= 1 && cfg->flush_ms >= 0 && cfg->decompressed_bytes_max > 0;
+}
+
+static st_segment_t *active(const st_log_t *log) { return log->segments[log->segment_count - 1]; }
+
+/* The log refuses writes after an I/O error until reopened (STYLE 8). */
+static int fail(st_log_t *log) {
+    log->failed = true;
+    return ST_ERR_KAFKA_STORAGE_ERROR;
+}
+
+static int push_segment(st_log_t *log, st_segment_t *seg) {
+    if (log->segment_count == log->segment_cap) {
+        int32_t cap = log->segment_cap ? log->segment_cap * 2 : 4;
+        st_segment_t **ns = realloc(log->segments, (size_t)cap * sizeof *ns);
+        if (!ns) return ST_ERR_NO_MEMORY;
+        log->segments = ns;
+        log->segment_cap = cap;
+    }
+    log->segments[log->segment_count++] = seg;
+    return 0;
+}
+
+static void remove_segment_at(st_log_t *log, int32_t i) {
+    memmove(&log->segments[i], &log->segments[i + 1], (size_t)(log->segment_count - i - 1) * sizeof *log->segments);
+    log->segment_count--;
+}
+
+/* Index of the segment with the largest base offset <= offset, or 0. */
+static int32_t segment_for(const st_log_t *log, int64_t offset) {
+    int32_t lo = 0, hi = log->segment_count - 1, found = 0;
+    while (lo <= hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if (log->segments[mid]->base_offset <= offset) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return found;
+}
+
+/* ---- leader epochs (Kafka's LeaderEpochFileCache) ----------------------- */
+
+static int epochs_persist(st_log_t *log) {
+    return st_checkpoint_write_epochs(log->dir, log->epochs, log->epoch_count) ? ST_ERR_IO : 0;
+}
+
+/* Drops entries with start offset >= offset. */
+static bool epochs_truncate_from_end(st_log_t *log, int64_t offset) {
+    int32_t n = log->epoch_count;
+    while (n > 0 && log->epochs[n - 1].start_offset >= offset) n--;
+    bool changed = n != log->epoch_count;
+    log->epoch_count = n;
+    return changed;
+}
+
+/* Entries wholly below offset go; the last of them now starts at offset. */
+static bool epochs_truncate_from_start(st_log_t *log, int64_t offset) {
+    int32_t below = 0;
+    while (below < log->epoch_count && log->epochs[below].start_offset < offset) below++;
+    if (below == 0) return false;
+    bool keep_last = below == log->epoch_count || log->epochs[below].start_offset > offset;
+    int32_t drop = keep_last ? below - 1 : below;
+    memmove(log->epochs, log->epochs + drop, (size_t)(log->epoch_count - drop) * sizeof *log->epochs);
+    log->epoch_count -= drop;
+    if (keep_last) log->epochs[0].start_offset = offset;
+    return true;
+}
+
+int32_t st_log_latest_epoch(const st_log_t *log) {
+    return log->epoch_count ? log->epochs[log->epoch_count - 1].epoch : -1;
+}
+
+int st_log_assign_epoch(st_log_t *log, int32_t epoch, int64_t start_offset) {
+    if (epoch < 0 || start_offset < 0) return ST_ERR_INVALID_REQUEST;
+    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    if (log->epoch_count > 0) {
+        const st_epoch_entry_t *last = &log->epochs[log->epoch_count - 1];
+        if (last->epoch == epoch && start_offset >= last->start_offset) return 0;
+    }
+    /* Remove conflicting entries: any with epoch >= epoch or start offset
+     * >= start_offset (Kafka's assign). */
+    while (log->epoch_count > 0 && (log->epochs[log->epoch_count - 1].epoch >= epoch ||
+                                    log->epochs[log->epoch_count - 1].start_offset >= start_offset))
+        log->epoch_count--;
+    if (log->epoch_count == log->epoch_cap) {
+        int32_t cap = log->epoch_cap ? log->epoch_cap * 2 : 4;
+        if (cap > ST_CHECKPOINT_EPOCHS_MAX) {
+            /* Bounded: forget the oldest (only the newest matter for
+             * truncation decisions). */
+            memmove(log->epochs, log->epochs + 1, (size_t)(log->epoch_count - 1) * sizeof *log->epochs);
+            log->epoch_count--;
+        } else {
+            st_epoch_entry_t *ne = realloc(log->epochs, (size_t)cap * sizeof *ne);
+            if (!ne) return ST_ERR_NO_MEMORY;
+            log->epochs = ne;
+            log->epoch_cap = cap;
+        }
+    }
+    log->epochs[log->epoch_count++] = (st_epoch_entry_t){.epoch = epoch, .start_offset = start_offset};
+    return epochs_persist(log) ? fail(log) : 0;
+}
+
+void st_log_end_offset_for_epoch(const st_log_t *log, int32_t epoch, int32_t *epoch_out, int64_t *end_offset_out) {
+    *epoch_out = -1;
+    *end_offset_out = -1;
+    if (epoch < 0 || log->epoch_count == 0) return;
+    if (epoch == st_log_latest_epoch(log)) {
+        *epoch_out = epoch;
+        *end_offset_out = log->end_offset;
+        return;
+    }
+    int32_t higher = -1, floor = -1;
+    for (int32_t i = 0; i < log->epoch_count; i++) {
+        if (log->epochs[i].epoch <= epoch) floor = i;
+        if (log->epochs[i].epoch > epoch && higher < 0) higher = i;
+    }
+    if (higher < 0) return; /* above every known epoch */
+    *epoch_out = floor < 0 ? epoch : log->epochs[floor].epoch;
+    *end_offset_out = log->epochs[higher].start_offset;
+}
+
+/* ---- opening and recovery ------------------------------------------------ */
+
+/* Parses "<20 digits><suffix>"; true with *base set when it matches. */
+static bool parse_segment_name(const char *name, const char *suffix, int64_t *base) {
+    size_t n = strlen(name), s = strlen(suffix);
+    if (n != LOG_SEGMENT_NAME_DIGITS + s || strcmp(name + LOG_SEGMENT_NAME_DIGITS, suffix) != 0) return false;
+    int64_t v = 0;
+    for (int i = 0; i < LOG_SEGMENT_NAME_DIGITS; i++) {
+        if (name[i] < '0' || name[i] > '9') return false;
+        int d = name[i] - '0';
+        if (v > (INT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *base = v;
+    return true;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Finishes a compaction swap: the .swap file is complete (fsynced before
+ * its rename), so it replaces the .log; the old indexes are stale. */
+static int finish_swap(const char *dir, int64_t base) {
+    char from[ST_FS_PATH_MAX], to[ST_FS_PATH_MAX];
+    if (st_segment_path(to, dir, base, ".index") || st_fs_unlink(to)) return ST_ERR_IO;
+    if (st_segment_path(to, dir, base, ".timeindex") || st_fs_unlink(to)) return ST_ERR_IO;
+    if (st_segment_path(from, dir, base, ".log.swap") || st_segment_path(to, dir, base, ".log")) return ST_ERR_IO;
+    if (rename(from, to) != 0) return ST_ERR_IO;
+    return st_fs_fsync_dir(dir);
+}
+
+/* Removes leftovers, finishes swaps and lists segment bases (sorted,
+ * malloc()ed). */
+static int scan_dir(const char *dir, int64_t **bases_out, int32_t *count_out) {
+    int64_t *bases = NULL;
+    int32_t count = 0, cap = 0;
+    int rc = 0;
+    for (int pass = 0; pass < 3 && rc == 0; pass++) {
+        DIR *d = opendir(dir);
+        if (!d) return ST_ERR_IO;
+        struct dirent *e;
+        while (rc == 0 && (e = readdir(d)) != NULL) {
+            const char *name = e->d_name;
+            char path[ST_FS_PATH_MAX];
+            int64_t base;
+            if (st_fs_path(path, "%s/%s", dir, name)) continue;
+            if (pass == 0) {
+                if (ends_with(name, ".cleaned") || ends_with(name, ".deleted") || ends_with(name, ".tmp"))
+                    rc = st_fs_unlink(path);
+                else if (parse_segment_name(name, ".log.swap", &base))
+                    rc = finish_swap(dir, base);
+            } else if (pass == 1) {
+                if (!parse_segment_name(name, ".log", &base)) continue;
+                if (count == cap) {
+                    cap = cap ? cap * 2 : 16;
+                    int64_t *nb = realloc(bases, (size_t)cap * sizeof *nb);
+                    if (!nb) {
+                        rc = ST_ERR_NO_MEMORY;
+                        break;
+                    }
+                    bases = nb;
+                }
+                bases[count++] = base;
+            } else {
+                /* Index files whose .log is gone (a deletion cut short). */
+                if (!parse_segment_name(name, ".index", &base) && !parse_segment_name(name, ".timeindex", &base))
+                    continue;
+                char log_path[ST_FS_PATH_MAX];
+                if (st_segment_path(log_path, dir, base, ".log") == 0 && !st_fs_exists(log_path))
+                    rc = st_fs_unlink(path);
+            }
+        }
+        closedir(d);
+    }
+    if (rc) {
+        free(bases);
+        return rc;
+    }
+    if (count > 1) qsort(bases, (size_t)count, sizeof *bases, cmp_i64);
+    *bases_out = bases;
+    *count_out = count;
+    return 0;
+}
+
+static void close_segments(st_log_t *log) {
+    for (int32_t i = 0; i < log->segment_count; i++) st_segment_close(log->segments[i]);
+    log->segment_count = 0;
+}
+
+static int delete_segments_from(st_log_t *log, int32_t from) {
+    int rc = 0;
+    while (log->segment_count > from) {
+        if (st_segment_delete(log->segments[log->segment_count - 1])) rc = ST_ERR_IO;
+        log->segment_count--;
+    }
+    return rc;
+}
+
+/* Replaces every segment with one empty segment at `offset`. */
+static int restart_at(st_log_t *log, int64_t offset, int64_t now_ms) {
+    if (delete_segments_from(log, 0)) return ST_ERR_IO;
+    st_segment_t *seg;
+    if (st_segment_create(log->dir, offset, log->cfg.index_bytes_max, now_ms, &seg)) return ST_ERR_IO;
+    if (push_segment(log, seg)) {
+        st_segment_close(seg);
+        return ST_ERR_NO_MEMORY;
+    }
+    log->end_offset = offset;
+    if (log->recovery_point > offset) log->recovery_point = offset;
+    return 0;
+}
+
+static int load_segments(st_log_t *log, const int64_t *bases, int32_t count, bool clean, int64_t now_ms) {
+    const st_log_config_t *cfg = &log->cfg;
+    for (int32_t i = 0; i < count; i++) {
+        int64_t bound = i + 1 < count ? bases[i + 1] : INT64_MAX;
+        st_segment_t *seg;
+        int rc = st_segment_open(log->dir, bases[i], bound, now_ms, &seg);
+        if (rc) return rc;
+        if ((rc = push_segment(log, seg))) {
+            st_segment_close(seg);
+            return rc;
+        }
+    }
+    for (int32_t i = 0; i < log->segment_count; i++) {
+        st_segment_t *seg = log->segments[i];
+        bool last = i == log->segment_count - 1;
+        int64_t next_base = last ? INT64_MAX : log->segments[i + 1]->base_offset;
+        /* Segments holding offsets at or past the recovery point may have
+         * torn or unsynced tails (Kafka's LogLoader.recoverLog). */
+        bool unflushed = !clean && next_base > log->recovery_point;
+        if (last || unflushed || !seg->indexes_loaded_sane) {
+            int64_t cut;
+            int rc = st_segment_recover(seg, cfg->index_interval_bytes, cfg->index_bytes_max, next_base, &cut);
+            if (rc) return rc;
+            if (cut > 0 && !last) {
+                /* Everything after a bad batch is suspect. */
+                if (delete_segments_from(log, i + 1)) return ST_ERR_IO;
+                break;
+            }
+        }
+    }
+    for (int32_t i = 0; i < log->segment_count; i++) {
+        st_segment_t *seg = log->segments[i];
+        int rc = i == log->segment_count - 1 ? st_segment_make_active(seg, cfg->index_bytes_max)
+                                             : st_segment_make_inactive(seg);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int delete_below_start(st_log_t *log, int64_t now_ms);
+
+int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_log_t **out) {
+    if (!config_valid(cfg)) return ST_ERR_INVALID_CONFIG;
+    if (st_fs_mkdir_p(dir)) return ST_ERR_IO;
+    st_log_t *log = calloc(1, sizeof *log);
+    if (!log) return ST_ERR_NO_MEMORY;
+    log->cfg = *cfg;
+    log->dir = strdup(dir);
+    int64_t *bases = NULL;
+    int32_t count = 0;
+    int rc = log->dir ? 0 : ST_ERR_NO_MEMORY;
+    if (rc == 0) rc = scan_dir(dir, &bases, &count);
+    if (rc) goto err_free_log;
+
+    char marker[ST_FS_PATH_MAX];
+    if ((rc = st_fs_path(marker, "%s/%s", dir, ST_LOG_CLEAN_SHUTDOWN_FILE))) goto err_free_bases;
+    bool clean = st_fs_exists(marker);
+    int64_t start = 0, recovery_point = 0;
+    if (st_checkpoint_read_offset(dir, ST_CHECKPOINT_LOG_START, &start) || start < 0) start = 0;
+    /* A missing or unreadable recovery point means: recover everything. */
+    if (st_checkpoint_read_offset(dir, ST_CHECKPOINT_RECOVERY_POINT, &recovery_point) || recovery_point < 0)
+        recovery_point = 0;
+    log->recovery_point = recovery_point;
+    if (st_checkpoint_read_epochs(dir, &log->epochs, &log->epoch_count) == 0) log->epoch_cap = log->epoch_count;
+
+    if (count == 0) {
+        st_segment_t *seg;
+        if ((rc = st_segment_create(log->dir, start, cfg->index_bytes_max, now_ms, &seg))) goto err_free_bases;
+        if ((rc = push_segment(log, seg))) {
+            st_segment_close(seg);
+            goto err_free_bases;
+        }
+    } else if ((rc = load_segments(log, bases, count, clean, now_ms))) {
+        goto err_close_segments;
+    }
+    free(bases);
+    bases = NULL;
+
+    log->end_offset = active(log)->next_offset;
+    log->start_offset = start > log->segments[0]->base_offset ? start : log->segments[0]->base_offset;
+    if (log->start_offset > log->end_offset) {
+        /* The tail below the start offset was lost: start afresh there. */
+        if ((rc = restart_at(log, log->start_offset, now_ms))) goto err_close_segments;
+    }
+    bool epochs_changed = epochs_truncate_from_end(log, log->end_offset + 1);
+    epochs_changed |= epochs_truncate_from_start(log, log->start_offset);
+    if (epochs_changed && (rc = epochs_persist(log))) goto err_close_segments;
+    /* Only now is the marker gone: a crash from here on is unclean. */
+    if (clean && (st_fs_unlink(marker) || st_fs_fsync_dir(dir))) {
+        rc = ST_ERR_IO;
+        goto err_close_segments;
+    }
+    log->last_flush_ms = now_ms;
+    /* Everything recovered is valid; make it durable so the recovery point
+     * can move to the end. */
+    if ((rc = st_log_flush(log))) goto err_close_segments;
+    if ((rc = delete_below_start(log, now_ms)) < 0) goto err_close_segments;
+    *out = log;
+    return 0;
+
+err_close_segments:
+    close_segments(log);
+err_free_bases:
+    free(bases);
+err_free_log:
+    free(log->segments);
+    free(log->epochs);
+    free(log->dir);
+    free(log);
+    return rc;
+}
+
+void st_log_close(st_log_t *log) {
+    if (!log) return;
+    if (!log->failed && st_log_flush(log) == 0) {
+        /* Clean shutdown: trimmed indexes, recovery point at the end, then
+         * the marker that lets the next open skip rescanning. */
+        int rc = st_segment_make_inactive(active(log));
+        if (rc == 0) rc = st_segment_flush(active(log));
+        if (rc == 0) rc = st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_LOG_START, log->start_offset);
+        if (rc == 0) rc = st_fs_write_atomic(log->dir, ST_LOG_CLEAN_SHUTDOWN_FILE, "", 0);
+        (void)rc; /* without the marker, the next open recovers */
+    }
+    close_segments(log);
+    free(log->segments);
+    free(log->epochs);
+    free(log->dir);
+    free(log);
+}
+
+int st_log_set_config(st_log_t *log, const st_log_config_t *cfg) {
+    if (!config_valid(cfg)) return ST_ERR_INVALID_CONFIG;
+    log->cfg = *cfg;
+    return 0;
+}
+
+int64_t st_log_start_offset(const st_log_t *log) { return log->start_offset; }
+int64_t st_log_end_offset(const st_log_t *log) { return log->end_offset; }
+int64_t st_log_recovery_point(const st_log_t *log) { return log->recovery_point; }
+int64_t st_log_active_segment_base(const st_log_t *log) { return active(log)->base_offset; }
+bool st_log_failed(const st_log_t *log) { return log->failed; }
+int32_t st_log_segment_count(const st_log_t *log) { return log->segment_count; }
+
+int64_t st_log_size_bytes(const st_log_t *log) {
+    int64_t total = 0;
+    for (int32_t i = 0; i < log->segment_count; i++) total += log->segments[i]->size_bytes;
+    return total;
+}
+
+/* ---- flushing ------------------------------------------------------------ */
+
+/* fsyncs segments holding offsets at or past the recovery point. */
+static int flush_segments(st_log_t *log) {
+    for (int32_t i = segment_for(log, log->recovery_point); i < log->segment_count; i++)
+        if (st_segment_flush(log->segments[i])) return ST_ERR_IO;
+    log->recovery_point = log->end_offset;
+    return 0;
+}
+
+int st_log_flush(st_log_t *log) {
+    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    if (flush_segments(log)) return fail(log);
+    if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_RECOVERY_POINT, log->recovery_point)) return fail(log);
+    return 0;
+}
+
+int st_log_maybe_flush(st_log_t *log, int64_t now_ms) {
+    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    if (log->cfg.flush_ms == INT64_MAX || now_ms - log->last_flush_ms < log->cfg.flush_ms) return 0;
+    log->last_flush_ms = now_ms;
+    if (log->recovery_point == log->end_offset) return 0;
+    return st_log_flush(log);
+}
+
+/* ---- appending ----------------------------------------------------------- */
+
+/* Starts a new active segment at the end offset. The old one is trimmed
+ * and fsynced, so the recovery point moves to the new base (Kafka flushes
+ * it asynchronously; here it is simply done before the next append). */
+static int roll(st_log_t *log, int64_t now_ms) {
+    st_segment_t *old = active(log);
+    int64_t base = log->end_offset;
+    if (st_segment_make_inactive(old) || st_segment_flush(old)) return fail(log);
+    st_segment_t *seg;
+    if (st_segment_create(log->dir, base, log->cfg.index_bytes_max, now_ms, &seg)) return fail(log);
+    if (push_segment(log, seg)) {
+        st_segment_close(seg);
+        return fail(log);
+    }
+    log->recovery_point = base;
+    if (st_segment_flush(seg) || st_fs_fsync_dir(log->dir) ||
+        st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_RECOVERY_POINT, base))
+        return fail(log);
+    if (log->cfg.on_roll) log->cfg.on_roll(log->cfg.on_roll_ctx, base);
+    return 0;
+}
+
+static bool should_roll(const st_log_t *log, size_t len, int64_t max_timestamp, int64_t offsets, int64_t now_ms) {
+    const st_segment_t *seg = active(log);
+    if (seg->size_bytes == 0) return false;
+    if (seg->size_bytes + (int64_t)len > log->cfg.segment_bytes) return true;
+    /* Kafka's timeWaitedForRoll: message time since the first batch when
+     * timestamps exist, wall time since creation otherwise. */
+    int64_t waited = seg->first_batch_timestamp >= 0 && max_timestamp >= 0 ? max_timestamp - seg->first_batch_timestamp
+                                                                             : now_ms - seg->created_ms;
+    if (waited > log->cfg.segment_ms) return true;
+    if (st_offset_index_full(&seg->offset_index) || st_time_index_full(&seg->time_index)) return true;
+    /* Relative offsets in the indexes are int32. */
+    return log->end_offset + offsets - 1 - seg->base_offset > INT32_MAX;
+}
+
+int st_log_append(st_log_t *log, uint8_t *batches, size_t len, int32_t leader_epoch, int64_t now_ms,
+                  bool log_append_time, st_log_append_result_t *res) {
+    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    if (len == 0 || len > INT32_MAX) return ST_ERR_CORRUPT_MESSAGE;
+    /* Framing first, so nothing is rewritten unless all of it is sound. */
+    int64_t offsets = 0, max_timestamp = -1;
+    for (size_t at = 0; at < len;) {
+        st_batch_header_t h;
+        if (st_batch_header_parse(batches + at, len - at, &h) != 0 || h.last_offset_delta < 0 ||
+            (uint64_t)st_batch_total_bytes(&h) > len - at)
+            return ST_ERR_CORRUPT_MESSAGE;
+        offsets += (int64_t)h.last_offset_delta + 1;
+        if (h.max_timestamp > max_timestamp) max_timestamp = h.max_timestamp;
+        at += (size_t)st_batch_total_bytes(&h);
+    }
+    if (log_append_time) max_timestamp = now_ms;
+    if (offsets > INT64_MAX - log->end_offset) return ST_ERR_CORRUPT_MESSAGE;
+    if (should_roll(log, len, max_timestamp, offsets, now_ms)) {
+        int rc = roll(log, now_ms);
+        if (rc) return rc;
+    }
+    int64_t base = log->end_offset, next = base;
+    for (size_t at = 0; at < len;) {
+        st_batch_header_t h;
+        (void)st_batch_header_parse(batches + at, len - at, &h);
+        size_t total = (size_t)st_batch_total_bytes(&h);
+        st_batch_set_base_offset(batches + at, next);
+        st_batch_set_partition_leader_epoch(batches + at, leader_epoch);
+        if (log_append_time) st_batch_set_log_append_time(batches + at, total, now_ms);
+        next += (int64_t)h.last_offset_delta + 1;
+        at += total;
+    }
+    if (st_segment_append(active(log), batches, len, log->cfg.index_interval_bytes)) return fail(log);
+    log->end_offset = next;
+    if (leader_epoch >= 0 && leader_epoch > st_log_latest_epoch(log)) {
+        int rc = st_log_assign_epoch(log, leader_epoch, base);
+        if (rc) return rc;
+    }
+    if (log->end_offset - log->recovery_point >= log->cfg.flush_messages) {
+        /* flush.messages: fsync now; the checkpoint file follows at the next
+         * st_log_flush (a stale, lower recovery point is always safe). */
+        if (flush_segments(log)) return fail(log);
+    }
+    res->base_offset = base;
+    res->last_offset = next - 1;
+    res->log_append_time_ms = log_append_time ? now_ms : -1;
+    res->log_start_offset = log->start_offset;
+    return 0;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+typedef struct read_span {
+    int64_t end_position;
+    int64_t limit;
+} read_span_t;
+
+static int extend_span(void *ctx, const st_batch_header_t *h, int64_t position) {
+    read_span_t *span = ctx;
+    int64_t end = position + st_batch_total_bytes(h);
+    if (end > span->limit) return 1;
+    span->end_position = end;
+    return 0;
+}
+
+int st_log_read(st_log_t *log, int64_t offset, int32_t max_bytes, bool min_one_batch, st_log_read_result_t *res) {
+    res->fd = -1;
+    res->file_pos = 0;
+    res->len = 0;
+    if (offset < log->start_offset || offset > log->end_offset) return ST_ERR_OFFSET_OUT_OF_RANGE;
+    if (offset == log->end_offset) return 0;
+    for (int32_t i = segment_for(log, offset); i < log->segment_count; i++) {
+        const st_segment_t *seg = log->segments[i];
+        int64_t position;
+        st_batch_header_t h;
+        int rc = st_segment_find_batch(seg, offset, &position, &h);
+        if (rc == ST_ERR_NOT_FOUND) continue;
+        if (rc) return rc;
+        int64_t first_end = position + st_batch_total_bytes(&h);
+        if (first_end - position > max_bytes && !min_one_batch) return 0;
+        read_span_t span = {.end_position = first_end, .limit = position + (max_bytes > 0 ? max_bytes : 0)};
+        if (span.limit > first_end) {
+            rc = st_segment_scan_headers(seg, first_end, extend_span, &span);
+            if (rc < 0) return rc;
+        }
+        int fd = dup(seg->fd);
+        if (fd < 0) return ST_ERR_IO;
+        res->fd = fd;
+        res->file_pos = position;
+        res->len = (int32_t)(span.end_position - position);
+        return 0;
+    }
+    return 0;
+}
+
+int st_log_for_each_batch(st_log_t *log, int64_t from_offset, int (*fn)(void *ctx, const uint8_t *batch, size_t len),
+                          void *ctx) {
+    if (from_offset < log->start_offset) from_offset = log->start_offset;
+    if (from_offset >= log->end_offset) return 0;
+    for (int32_t i = segment_for(log, from_offset); i < log->segment_count; i++) {
+        const st_segment_t *seg = log->segments[i];
+        int64_t position;
+        st_batch_header_t h;
+        int rc = st_segment_find_batch(seg, from_offset, &position, &h);
+        if (rc == ST_ERR_NOT_FOUND) continue;
+        if (rc) return rc;
+        st_segment_reader_t rd;
+        st_segment_reader_init(&rd, seg, position);
+        const uint8_t *batch;
+        size_t len;
+        while ((rc = st_segment_reader_next(&rd, &batch, &len, &h)) == 1) {
+            rc = fn(ctx, batch, len);
+            if (rc) break;
+        }
+        st_segment_reader_free(&rd);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int st_log_offset_for_timestamp(st_log_t *log, int64_t ts, int64_t *offset, int64_t *timestamp) {
+    for (int32_t i = segment_for(log, log->start_offset); i < log->segment_count; i++) {
+        const st_segment_t *seg = log->segments[i];
+        if (seg->max_timestamp < ts) continue;
+        int rc = st_segment_find_timestamp(seg, ts, log->start_offset, log->cfg.decompressed_bytes_max, offset,
+                                           timestamp);
+        if (rc != ST_ERR_NOT_FOUND) return rc;
+    }
+    return ST_ERR_NOT_FOUND;
+}
+
+int st_log_max_timestamp(st_log_t *log, int64_t *offset, int64_t *timestamp) {
+    const st_segment_t *best = NULL;
+    for (int32_t i = segment_for(log, log->start_offset); i < log->segment_count; i++) {
+        const st_segment_t *seg = log->segments[i];
+        if (seg->max_timestamp >= 0 && (!best || seg->max_timestamp > best->max_timestamp)) best = seg;
+    }
+    if (!best) return ST_ERR_NOT_FOUND;
+    return st_segment_max_timestamp_record(best, log->cfg.decompressed_bytes_max, offset, timestamp);
+}
+
+/* ---- deleting from the start --------------------------------------------- */
+
+/* Deletes the first `n` segments (rolling first when that is all of them)
+ * and moves the start offset to the first one left. Returns n or an error. */
+static int delete_prefix(st_log_t *log, int32_t n, int64_t now_ms) {
+    if (n <= 0) return 0;
+    if (n >= log->segment_count) {
+        n = log->segment_count;
+        int rc = roll(log, now_ms);
+        if (rc) return rc;
+    }
+    int64_t new_start = log->segments[n]->base_offset;
+    if (new_start > log->start_offset) {
+        /* The start offset is persisted before files go, so a crash in
+         * between finds segments below it and deletes them again. */
+        log->start_offset = new_start;
+        if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_LOG_START, new_start)) return fail(log);
+        if (epochs_truncate_from_start(log, new_start) && epochs_persist(log)) return fail(log);
+    }
+    int rc = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (st_segment_delete(log->segments[i])) rc = ST_ERR_IO;
+    memmove(log->segments, log->segments + n, (size_t)(log->segment_count - n) * sizeof *log->segments);
+    log->segment_count -= n;
+    return rc ? fail(log) : n;
+}
+
+/* Segments wholly below the start offset (never the active one). */
+static int delete_below_start(st_log_t *log, int64_t now_ms) {
+    int32_t n = 0;
+    while (n + 1 < log->segment_count && log->segments[n + 1]->base_offset <= log->start_offset) n++;
+    return delete_prefix(log, n, now_ms);
+}
+
+int st_log_delete_records(st_log_t *log, int64_t offset) {
+    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    if (offset > log->end_offset || offset < 0) return ST_ERR_OFFSET_OUT_OF_RANGE;
+    if (offset <= log->start_offset) return 0;
+    log->start_offset = offset;
+    if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_LOG_START, offset)) return fail(log);
+    if (epochs_truncate_from_start(log, offset) && epochs_persist(log)) return fail(log);
+    /* Everything is gone: roll so the old active segment can go too. */
+    if (offset == log->end_offset && active(log)->size_bytes > 0) {
+        int rc = roll(log, active(log)->created_ms);
+        if (rc) return rc;
+    }
+    int rc = delete_below_start(log, 0);
+    return rc < 0 ? rc : 0;
+}
+
+int st_log_enforce_retention(st_log_t *log, int64_t now_ms) {
+    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    int deleted = 0, rc;
+    const st_log_config_t *cfg = &log->cfg;
+    if (cfg->cleanup_delete && cfg->retention_ms >= 0) {
+        int32_t n = 0;
+        while (n < log->segment_count) {
+            const st_segment_t *seg = log->segments[n];
+            bool last_and_empty = n == log->segment_count - 1 && seg->size_bytes == 0;
+            if (last_and_empty || now_ms - st_segment_largest_timestamp(seg) <= cfg->retention_ms) break;
+            n++;
+        }
+        if ((rc = delete_prefix(log, n, now_ms)) < 0) return rc;
+        deleted += rc;
+    }
+    if (cfg->cleanup_delete && cfg->retention_bytes >= 0) {
+        int64_t diff = st_log_size_bytes(log) - cfg->retention_bytes;
+        int32_t n = 0;
+        while (n < log->segment_count) {
+            const st_segment_t *seg = log->segments[n];
+            bool last_and_empty = n == log->segment_count - 1 && seg->size_bytes == 0;
+            if (last_and_empty || diff - seg->size_bytes < 0) break;
+            diff -= seg->size_bytes;
+            n++;
+        }
+        if ((rc = delete_prefix(log, n, now_ms)) < 0) return rc;
+        deleted += rc;
+    }
+    if ((rc = delete_below_start(log, now_ms)) < 0) return rc;
+    return deleted + rc;
+}
+
+/* ---- compaction ---------------------------------------------------------- */
+
+/* Puts the cleaned file in place of segment i (see st_log_compact). */
+static int swap_in(st_log_t *log, int32_t i, const char *cleaned_path, int64_t kept_bytes, int64_t now_ms) {
+    st_segment_t *seg = log->segments[i];
+    int64_t base = seg->base_offset;
+    int64_t next_base = log->segments[i + 1]->base_offset;
+    if (kept_bytes == 0 && i > 0) {
+        /* Nothing left: drop the segment (reads skip to the next one). */
+        if (st_fs_unlink(cleaned_path) || st_segment_delete(seg)) return ST_ERR_IO;
+        remove_segment_at(log, i);
+        return 0;
+    }
+    char swap_path[ST_FS_PATH_MAX];
+    if (st_segment_path(swap_path, log->dir, base, ".log.swap")) return ST_ERR_IO;
+    if (rename(cleaned_path, swap_path) != 0 || st_fs_fsync_dir(log->dir)) return ST_ERR_IO;
+    /* From here a crash is finished by the next open (finish_swap). */
+    st_segment_close(seg);
+    log->segments[i] = NULL;
+    int rc = finish_swap(log->dir, base);
+    st_segment_t *fresh = NULL;
+    if (rc == 0) rc = st_segment_open(log->dir, base, next_base, now_ms, &fresh);
+    int64_t cut;
+    if (rc == 0)
+        rc = st_segment_recover(fresh, log->cfg.index_interval_bytes, log->cfg.index_bytes_max, next_base, &cut);
+    if (rc == 0) rc = st_segment_make_inactive(fresh);
+    if (rc == 0) rc = st_segment_flush(fresh);
+    if (rc) {
+        st_segment_close(fresh);
+        /* The list cannot keep a hole: the log must be reopened. */
+        remove_segment_at(log, i);
+        return fail(log);
+    }
+    log->segments[i] = fresh;
+    return 0;
+}
+
+int st_log_compact(st_log_t *log, int64_t now_ms) {
+    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    const st_log_config_t *cfg = &log->cfg;
+    if (!cfg->cleanup_compact) return 0;
+    /* Cleanable: inactive segments, oldest first, up to the first one that
+     * has records newer than min.compaction.lag.ms. */
+    int32_t cleanable = 0;
+    while (cleanable < log->segment_count - 1 &&
+           now_ms - st_segment_largest_timestamp(log->segments[cleanable]) >= cfg->min_compaction_lag_ms)
+        cleanable++;
+    if (cleanable == 0) return 0;
+    int64_t estimate = log->segments[cleanable]->base_offset - log->segments[0]->base_offset;
+    st_cleaner_map_t *map;
+    int rc = st_cleaner_map_create(estimate, &map);
+    if (rc) return rc;
+    for (int32_t i = 0; i < log->segment_count && rc == 0; i++)
+        rc = st_cleaner_map_add_producers(map, log->segments[i]);
+    int32_t mapped = 0;
+    while (rc == 0 && mapped < cleanable) {
+        rc = st_cleaner_map_add_segment(map, log->segments[mapped], cfg->decompressed_bytes_max);
+        if (rc == 0) mapped++;
+    }
+    if (rc == ST_ERR_LIMIT && mapped > 0) rc = 0; /* clean what was mapped fully */
+    for (int32_t i = 0; i < mapped && rc == 0; i++) {
+        st_segment_t *seg = log->segments[i];
+        bool drop_tombstones = now_ms - st_segment_largest_timestamp(seg) > cfg->delete_retention_ms;
+        char cleaned_path[ST_FS_PATH_MAX];
+        if ((rc = st_segment_path(cleaned_path, log->dir, seg->base_offset, ".log.cleaned"))) break;
+        st_cleaner_result_t res;
+        rc = st_cleaner_clean_segment(map, seg, drop_tombstones, cfg->decompressed_bytes_max, cleaned_path, &res);
+        if (rc == 0 && !res.changed) {
+            rc = st_fs_unlink(cleaned_path);
+            continue;
+        }
+        if (rc == ST_ERR_IO) rc = fail(log);
+        if (rc) {
+            st_fs_unlink(cleaned_path);
+            break;
+        }
+        int32_t before = log->segment_count;
+        rc = swap_in(log, i, cleaned_path, res.kept_bytes, now_ms);
+        if (rc == ST_ERR_IO) rc = fail(log);
+        if (log->segment_count < before) {
+            /* Segment i is gone: revisit the same index. */
+            i--;
+            mapped--;
+        }
+    }
+    st_cleaner_map_free(map);
+    return rc;
+}
+
+/* ---- truncation and deletion --------------------------------------------- */
+
+int st_log_truncate_to(st_log_t *log, int64_t offset) {
+    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    if (offset < 0) return ST_ERR_OFFSET_OUT_OF_RANGE;
+    if (offset >= log->end_offset) return 0;
+    int64_t now_ms = active(log)->created_ms;
+    if (offset <= log->segments[0]->base_offset || offset < log->start_offset) {
+        if (restart_at(log, offset, now_ms)) return fail(log);
+        log->start_offset = offset;
+        if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_LOG_START, offset)) return fail(log);
+    } else {
+        int32_t keep = segment_for(log, offset) + 1;
+        if (keep < log->segment_count && log->segments[keep - 1]->base_offset == offset) keep--;
+        if (delete_segments_from(log, keep)) return fail(log);
+        st_segment_t *last = active(log);
+        if (st_segment_truncate_to(last, offset, log->cfg.index_interval_bytes, log->cfg.index_bytes_max) ||
+            st_segment_make_active(last, log->cfg.index_bytes_max))
+            return fail(log);
+        log->end_offset = offset;
+    }
+    if (log->recovery_point > offset) log->recovery_point = offset;
+    if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_RECOVERY_POINT, log->recovery_point)) return fail(log);
+    if (epochs_truncate_from_end(log, offset + 1) && epochs_persist(log)) return fail(log);
+    return 0;
+}
+
+int st_log_delete(st_log_t *log) {
+    close_segments(log);
+    int rc = st_fs_remove_dir(log->dir);
+    free(log->segments);
+    free(log->epochs);
+    free(log->dir);
+    free(log);
+    return rc;
+}

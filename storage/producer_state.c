@@ -1,0 +1,751 @@
+/*
+ * Per-partition producer state for idempotent producers.
+ *
+ * Behaviour follows Apache Kafka's storage module (ProducerStateManager,
+ * ProducerAppendInfo.checkProducerEpoch/checkSequence, ProducerStateEntry,
+ * UnifiedLog.analyzeAndValidateProducerState):
+ *   - a duplicate is looked for first: same epoch and exactly the first and
+ *     last sequence of one of the five cached batches;
+ *   - then an older epoch is INVALID_PRODUCER_EPOCH;
+ *   - a newer epoch must start at sequence 0 unless the known epoch is -1;
+ *   - the same epoch must continue at last sequence + 1, wrapping from
+ *     INT32_MAX to 0 (an empty cache counts as last sequence -1, so only 0
+ *     is accepted);
+ *   - an unknown producer is accepted at any sequence (KIP-360: the broker
+ *     no longer answers UNKNOWN_PRODUCER_ID, its state may have been lost
+ *     to retention), and a retry of a batch older than the cached five is
+ *     OUT_OF_ORDER_SEQUENCE_NUMBER (DUPLICATE_SEQUENCE_NUMBER has not been
+ *     returned by the broker since KAFKA-5494).
+ * Differences: expiration uses the broker's time of the last update (now_ms)
+ * where Kafka uses the batch's max timestamp; snapshots keep all five cached
+ * batches where Kafka keeps only the last, so a retry survives a restart.
+ *
+ * Invariants:
+ *   1. 0 <= count <= entries_cap <= ST_PRODUCER_STATE_PRODUCERS_MAX, and
+ *      entries[0, count) are the producers, densely packed.
+ *   2. entries_cap is a power of two >= ENTRIES_CAP_MIN and slots_cap ==
+ *      2 * entries_cap, so the index is at most half full and probing ends.
+ *   3. Every entry is found from exactly one slot by linear probing from
+ *      hash(producer_id) without crossing an empty slot (deletion shifts
+ *      back, there are no tombstones); every non-empty slot names an entry.
+ *   4. An entry's batches are ordered oldest first, at most
+ *      ST_PRODUCER_BATCHES_RETAINED of them, all of the entry's epoch, with
+ *      increasing offsets.
+ *
+ * An entry's life:
+ *
+ *   (absent) ──update/replay──> known(epoch, batches) ──expire/clear──> (absent)
+ *                                 │  ^
+ *                                 └──┘ update: same epoch appends a batch
+ *                                          (oldest dropped past five),
+ *                                          newer epoch empties the batches
+ */
+#include "storage/producer_state.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "protocol/buf.h"
+#include "protocol/crc32c.h"
+#include "protocol/errors.h"
+
+#define ENTRIES_CAP_MIN 16
+#define NO_SEQUENCE (-1)
+#define NO_PRODUCER_EPOCH (-1)
+#define SLOT_EMPTY (-1)
+
+/* Snapshot layout, big-endian:
+ *   version int16 | crc uint32 (CRC-32C of everything after it) |
+ *   offset int64 | producer_count int32 |
+ *   producer_count x { producer_id int64 | epoch int16 | last_update_ms int64 |
+ *                      batch_count int8 |
+ *                      batch_count x { first_seq int32 | last_seq int32 |
+ *                                      first_offset int64 | last_offset int64 |
+ *                                      max_timestamp int64 } } */
+#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_CRC_AT 2
+#define SNAPSHOT_BODY_AT 6
+#define SNAPSHOT_HEADER_BYTES (SNAPSHOT_BODY_AT + 8 + 4)
+#define SNAPSHOT_ENTRY_BYTES_MIN (8 + 2 + 8 + 1)
+#define SNAPSHOT_BATCH_BYTES (4 + 4 + 8 + 8 + 8)
+#define SNAPSHOT_BYTES_MAX                                                             \
+    ((int64_t)SNAPSHOT_HEADER_BYTES +                                                  \
+     (int64_t)ST_PRODUCER_STATE_PRODUCERS_MAX *                                        \
+         (SNAPSHOT_ENTRY_BYTES_MIN + ST_PRODUCER_BATCHES_RETAINED * SNAPSHOT_BATCH_BYTES))
+#define SNAPSHOT_SUFFIX ".snapshot"
+#define SNAPSHOT_TMP_SUFFIX ".snapshot.tmp"
+#define SNAPSHOT_OFFSET_DIGITS 20
+
+_Static_assert((ST_PRODUCER_STATE_PRODUCERS_MAX & (ST_PRODUCER_STATE_PRODUCERS_MAX - 1)) == 0,
+               "the producer cap is a power of two so entries_cap reaches it exactly");
+_Static_assert(ENTRIES_CAP_MIN <= ST_PRODUCER_STATE_PRODUCERS_MAX, "minimum below the cap");
+_Static_assert(ST_PRODUCER_BATCHES_RETAINED <= INT8_MAX, "batch count is stored as int8");
+_Static_assert(SNAPSHOT_BYTES_MAX < (int64_t)INT32_MAX, "a snapshot is read in one buffer");
+
+static void ps_assert_fail(const char *what, const char *file, int line) {
+    fprintf(stderr, "%s:%d: producer state invariant failed: %s\n", file, line, what);
+    abort();
+}
+/* Always on: a broken table means corrupt state (STYLE 9). */
+#define PS_ASSERT(cond) ((cond) ? (void)0 : ps_assert_fail(#cond, __FILE__, __LINE__))
+
+typedef struct producer_batch {
+    int32_t first_seq;
+    int32_t last_seq;
+    int64_t first_offset;
+    int64_t last_offset;
+    int64_t max_timestamp;
+} producer_batch_t;
+
+typedef struct producer_entry {
+    int64_t producer_id;
+    int64_t last_update_ms;
+    int16_t epoch;
+    int8_t batch_count;
+    producer_batch_t batches[ST_PRODUCER_BATCHES_RETAINED]; /* oldest first */
+} producer_entry_t;
+
+struct st_producer_state {
+    producer_entry_t *entries;
+    int32_t count;
+    int32_t entries_cap;
+    int32_t *slots; /* SLOT_EMPTY or an index into entries */
+    int32_t slots_cap;
+};
+
+/* ---- sequence arithmetic (Kafka's DefaultRecordBatch.incrementSequence) ---- */
+
+static int32_t sequence_add(int32_t sequence, int32_t increment) {
+    int64_t sum = (int64_t)sequence + increment;
+    if (sum > INT32_MAX) sum -= (int64_t)INT32_MAX + 1;
+    return (int32_t)sum;
+}
+
+static int32_t batch_first_sequence(const st_batch_header_t *h) {
+    return h->base_sequence < 0 ? NO_SEQUENCE : h->base_sequence;
+}
+
+static int32_t batch_last_sequence(const st_batch_header_t *h) {
+    if (h->base_sequence < 0) return NO_SEQUENCE;
+    return sequence_add(h->base_sequence, h->last_offset_delta < 0 ? 0 : h->last_offset_delta);
+}
+
+static bool in_sequence(int32_t last_sequence, int32_t next_sequence) {
+    return (int64_t)next_sequence == (int64_t)last_sequence + 1 ||
+           (next_sequence == 0 && last_sequence == INT32_MAX);
+}
+
+/* ---- the table ---- */
+
+static uint32_t hash_producer_id(int64_t producer_id) {
+    uint64_t x = (uint64_t)producer_id; /* splitmix64 finaliser */
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return (uint32_t)x;
+}
+
+static void *allocate_or_abort(size_t n) {
+    void *p = malloc(n);
+    if (!p) ps_assert_fail("out of memory", __FILE__, __LINE__);
+    return p;
+}
+
+/* Returns the slot holding producer_id, or the empty slot where it would go. */
+static int32_t slot_find(const st_producer_state_t *s, int64_t producer_id) {
+    uint32_t mask = (uint32_t)s->slots_cap - 1;
+    uint32_t i = hash_producer_id(producer_id) & mask;
+    for (;;) {
+        int32_t e = s->slots[i];
+        if (e == SLOT_EMPTY || s->entries[e].producer_id == producer_id) return (int32_t)i;
+        i = (i + 1) & mask;
+    }
+}
+
+static void table_allocate(st_producer_state_t *s, int32_t entries_cap) {
+    s->entries_cap = entries_cap;
+    s->entries = allocate_or_abort((size_t)entries_cap * sizeof *s->entries);
+    s->slots_cap = entries_cap * 2;
+    s->slots = allocate_or_abort((size_t)s->slots_cap * sizeof *s->slots);
+    for (int32_t i = 0; i < s->slots_cap; i++) s->slots[i] = SLOT_EMPTY;
+}
+
+/* Moves to a table of entries_cap (>= count), rebuilding the index. */
+static void table_resize(st_producer_state_t *s, int32_t entries_cap) {
+    PS_ASSERT(entries_cap >= s->count && entries_cap <= ST_PRODUCER_STATE_PRODUCERS_MAX);
+    producer_entry_t *old_entries = s->entries;
+    int32_t *old_slots = s->slots;
+    table_allocate(s, entries_cap);
+    memcpy(s->entries, old_entries, (size_t)s->count * sizeof *s->entries);
+    for (int32_t i = 0; i < s->count; i++) {
+        int32_t slot = slot_find(s, s->entries[i].producer_id);
+        PS_ASSERT(s->slots[slot] == SLOT_EMPTY);
+        s->slots[slot] = i;
+    }
+    free(old_entries);
+    free(old_slots);
+}
+
+static producer_entry_t *entry_lookup(const st_producer_state_t *s, int64_t producer_id) {
+    int32_t e = s->slots[slot_find(s, producer_id)];
+    return e == SLOT_EMPTY ? NULL : &s->entries[e];
+}
+
+/* Removes the slot at `slot`, shifting later members of its probe run back
+ * so no lookup crosses a hole (Knuth 6.4, algorithm R). */
+static void slot_delete(st_producer_state_t *s, int32_t slot) {
+    uint32_t mask = (uint32_t)s->slots_cap - 1;
+    uint32_t hole = (uint32_t)slot;
+    uint32_t i = hole;
+    for (;;) {
+        i = (i + 1) & mask;
+        int32_t e = s->slots[i];
+        if (e == SLOT_EMPTY) break;
+        uint32_t home = hash_producer_id(s->entries[e].producer_id) & mask;
+        /* Stays when its home lies cyclically in (hole, i]. */
+        bool stays = hole <= i ? (hole < home && home <= i) : (hole < home || home <= i);
+        if (!stays) {
+            s->slots[hole] = e;
+            hole = i;
+        }
+    }
+    s->slots[hole] = SLOT_EMPTY;
+}
+
+static void entry_remove(st_producer_state_t *s, int32_t index) {
+    slot_delete(s, slot_find(s, s->entries[index].producer_id));
+    int32_t last = s->count - 1;
+    if (index != last) {
+        s->entries[index] = s->entries[last];
+        int32_t slot = slot_find(s, s->entries[index].producer_id);
+        PS_ASSERT(s->slots[slot] == last);
+        s->slots[slot] = index;
+    }
+    s->count--;
+}
+
+#ifndef NDEBUG
+/* Whole-table check of invariants 1-4, debug builds only (STYLE 9): run
+ * after operations that move many entries. */
+static void table_check(const st_producer_state_t *s) {
+    PS_ASSERT(s->count >= 0 && s->count <= s->entries_cap);
+    PS_ASSERT(s->entries_cap <= ST_PRODUCER_STATE_PRODUCERS_MAX && s->slots_cap == 2 * s->entries_cap);
+    int32_t used = 0;
+    for (int32_t i = 0; i < s->slots_cap; i++) {
+        int32_t e = s->slots[i];
+        if (e == SLOT_EMPTY) continue;
+        PS_ASSERT(e >= 0 && e < s->count);
+        PS_ASSERT(slot_find(s, s->entries[e].producer_id) == i);
+        used++;
+    }
+    PS_ASSERT(used == s->count);
+    for (int32_t i = 0; i < s->count; i++) {
+        const producer_entry_t *e = &s->entries[i];
+        PS_ASSERT(e->batch_count >= 0 && e->batch_count <= ST_PRODUCER_BATCHES_RETAINED);
+        for (int32_t j = 1; j < e->batch_count; j++)
+            PS_ASSERT(e->batches[j - 1].last_offset < e->batches[j].first_offset);
+    }
+}
+#else
+static void table_check(const st_producer_state_t *s) { (void)s; }
+#endif
+
+/* Halves the table while it is less than a quarter full, so memory follows
+ * the number of producers down after expiration. */
+static void table_maybe_shrink(st_producer_state_t *s) {
+    int32_t cap = s->entries_cap;
+    while (cap > ENTRIES_CAP_MIN && s->count < cap / 4) cap /= 2;
+    if (cap != s->entries_cap) table_resize(s, cap);
+}
+
+/* Adds an empty entry; the caller made sure count < the cap. */
+static producer_entry_t *entry_insert(st_producer_state_t *s, int64_t producer_id, int16_t epoch) {
+    PS_ASSERT(s->count < ST_PRODUCER_STATE_PRODUCERS_MAX);
+    if (s->count == s->entries_cap) table_resize(s, s->entries_cap * 2);
+    int32_t slot = slot_find(s, producer_id);
+    PS_ASSERT(s->slots[slot] == SLOT_EMPTY);
+    producer_entry_t *e = &s->entries[s->count];
+    memset(e, 0, sizeof *e);
+    e->producer_id = producer_id;
+    e->epoch = epoch;
+    s->slots[slot] = s->count++;
+    return e;
+}
+
+static void evict_least_recently_updated(st_producer_state_t *s) {
+    int32_t oldest = 0;
+    for (int32_t i = 1; i < s->count; i++)
+        if (s->entries[i].last_update_ms < s->entries[oldest].last_update_ms) oldest = i;
+    entry_remove(s, oldest);
+}
+
+/* Adds a batch to the entry, dropping the oldest past five
+ * (ProducerStateEntry.addBatchMetadata). */
+static void entry_add_batch(producer_entry_t *e, const producer_batch_t *b) {
+    if (e->batch_count == ST_PRODUCER_BATCHES_RETAINED) {
+        memmove(&e->batches[0], &e->batches[1],
+                (ST_PRODUCER_BATCHES_RETAINED - 1) * sizeof e->batches[0]);
+        e->batch_count--;
+    }
+    e->batches[e->batch_count++] = *b;
+}
+
+static void entry_info(const producer_entry_t *e, st_producer_info_t *out) {
+    const producer_batch_t *last = e->batch_count ? &e->batches[e->batch_count - 1] : NULL;
+    out->producer_id = e->producer_id;
+    out->producer_epoch = e->epoch;
+    out->last_sequence = last ? last->last_seq : NO_SEQUENCE;
+    out->last_offset = last ? last->last_offset : -1;
+    out->last_timestamp = last ? last->max_timestamp : -1;
+    out->last_update_ms = e->last_update_ms;
+    out->batch_count = e->batch_count;
+}
+
+/* ---- public: state ---- */
+
+st_producer_state_t *st_producer_state_new(void) {
+    st_producer_state_t *s = allocate_or_abort(sizeof *s);
+    s->count = 0;
+    table_allocate(s, ENTRIES_CAP_MIN);
+    return s;
+}
+
+void st_producer_state_free(st_producer_state_t *s) {
+    if (!s) return;
+    free(s->entries);
+    free(s->slots);
+    free(s);
+}
+
+void st_producer_state_clear(st_producer_state_t *s) {
+    free(s->entries);
+    free(s->slots);
+    s->count = 0;
+    table_allocate(s, ENTRIES_CAP_MIN);
+}
+
+int st_producer_state_check(const st_producer_state_t *s, const st_batch_header_t *h,
+                            st_producer_check_t *out) {
+    out->verdict = ST_PRODUCER_APPEND;
+    out->duplicate_base_offset = -1;
+    out->duplicate_last_offset = -1;
+    out->duplicate_timestamp = -1;
+    if (h->last_offset_delta < 0) return ST_ERR_INVALID_RECORD;
+
+    const producer_entry_t *e = entry_lookup(s, h->producer_id);
+    if (!e) return s->count >= ST_PRODUCER_STATE_PRODUCERS_MAX ? ST_ERR_LIMIT : 0;
+
+    int32_t first_seq = batch_first_sequence(h);
+    int32_t last_seq = batch_last_sequence(h);
+
+    /* Duplicates first, before any epoch or sequence check
+     * (UnifiedLog.analyzeAndValidateProducerState, findDuplicateBatch). */
+    if (h->producer_epoch == e->epoch) {
+        for (int32_t i = 0; i < e->batch_count; i++) {
+            const producer_batch_t *b = &e->batches[i];
+            if (b->first_seq == first_seq && b->last_seq == last_seq) {
+                out->verdict = ST_PRODUCER_DUPLICATE;
+                out->duplicate_base_offset = b->first_offset;
+                out->duplicate_last_offset = b->last_offset;
+                out->duplicate_timestamp = b->max_timestamp;
+                return 0;
+            }
+        }
+    }
+
+    /* checkProducerEpoch: a fenced (older) producer. */
+    if (h->producer_epoch < e->epoch) return ST_ERR_INVALID_PRODUCER_EPOCH;
+
+    /* checkSequence. */
+    if (h->producer_epoch != e->epoch)
+        return first_seq != 0 && e->epoch != NO_PRODUCER_EPOCH ? ST_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER : 0;
+    if (e->epoch == NO_PRODUCER_EPOCH) return 0;
+    int32_t current_last_seq = e->batch_count ? e->batches[e->batch_count - 1].last_seq : NO_SEQUENCE;
+    return in_sequence(current_last_seq, first_seq) ? 0 : ST_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+}
+
+void st_producer_state_update(st_producer_state_t *s, const st_batch_header_t *h,
+                              int64_t first_offset, int64_t last_offset, int64_t now_ms) {
+    PS_ASSERT(h->producer_id >= 0);
+    PS_ASSERT(first_offset <= last_offset);
+    producer_entry_t *e = entry_lookup(s, h->producer_id);
+    if (!e) {
+        if (s->count == ST_PRODUCER_STATE_PRODUCERS_MAX) evict_least_recently_updated(s);
+        e = entry_insert(s, h->producer_id, h->producer_epoch);
+    }
+    if (e->epoch != h->producer_epoch) { /* ProducerStateEntry.maybeUpdateProducerEpoch */
+        e->epoch = h->producer_epoch;
+        e->batch_count = 0;
+    }
+    e->last_update_ms = now_ms;
+    if (h->attributes & ST_BATCH_ATTR_CONTROL) return; /* a marker carries no sequence */
+
+    producer_batch_t b = {
+        .first_seq = batch_first_sequence(h),
+        .last_seq = batch_last_sequence(h),
+        .first_offset = first_offset,
+        .last_offset = last_offset,
+        .max_timestamp = h->max_timestamp,
+    };
+    entry_add_batch(e, &b);
+}
+
+void st_producer_state_replay(st_producer_state_t *s, const st_batch_header_t *h, int64_t now_ms) {
+    if (h->producer_id < 0) return;
+    int32_t delta = h->last_offset_delta < 0 ? 0 : h->last_offset_delta;
+    st_producer_state_update(s, h, h->base_offset, h->base_offset + delta, now_ms);
+}
+
+void st_producer_state_expire(st_producer_state_t *s, int64_t now_ms, int64_t expiration_ms) {
+    /* Downwards: entry_remove moves the last entry into the hole, and that
+     * one has been looked at already. */
+    for (int32_t i = s->count - 1; i >= 0; i--)
+        if (now_ms - s->entries[i].last_update_ms >= expiration_ms) entry_remove(s, i);
+    table_maybe_shrink(s);
+    table_check(s);
+}
+
+int32_t st_producer_state_count(const st_producer_state_t *s) {
+    return s->count;
+}
+
+bool st_producer_state_get(const st_producer_state_t *s, int64_t producer_id, st_producer_info_t *out) {
+    const producer_entry_t *e = entry_lookup(s, producer_id);
+    if (!e) return false;
+    entry_info(e, out);
+    return true;
+}
+
+bool st_producer_state_at(const st_producer_state_t *s, int32_t index, st_producer_info_t *out) {
+    if (index < 0 || index >= s->count) return false;
+    entry_info(&s->entries[index], out);
+    return true;
+}
+
+/* ---- snapshot files ---- */
+
+typedef struct offset_list {
+    int64_t *offsets;
+    size_t count;
+    size_t cap;
+} offset_list_t;
+
+static void offset_list_push(offset_list_t *l, int64_t offset) {
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        int64_t *p = realloc(l->offsets, cap * sizeof *p);
+        if (!p) ps_assert_fail("out of memory", __FILE__, __LINE__);
+        l->offsets = p;
+        l->cap = cap;
+    }
+    l->offsets[l->count++] = offset;
+}
+
+static int compare_offsets(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Parses "<20 digits><suffix>"; false for any other name. */
+static bool parse_snapshot_name(const char *name, const char *suffix, int64_t *offset) {
+    if (strlen(name) != SNAPSHOT_OFFSET_DIGITS + strlen(suffix)) return false;
+    if (strcmp(name + SNAPSHOT_OFFSET_DIGITS, suffix) != 0) return false;
+    int64_t v = 0;
+    for (int i = 0; i < SNAPSHOT_OFFSET_DIGITS; i++) {
+        if (name[i] < '0' || name[i] > '9') return false;
+        int d = name[i] - '0';
+        if (v > (INT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *offset = v;
+    return true;
+}
+
+static int snapshot_path(char *out, size_t cap, const char *dir, int64_t offset, const char *suffix) {
+    int n = snprintf(out, cap, "%s/%020lld%s", dir, (long long)offset, suffix);
+    return n < 0 || (size_t)n >= cap ? ST_ERR_IO : 0;
+}
+
+static int unlink_snapshot(const char *dir, int64_t offset, const char *suffix) {
+    char path[PATH_MAX];
+    if (snapshot_path(path, sizeof path, dir, offset, suffix) != 0) return ST_ERR_IO;
+    if (unlink(path) != 0 && errno != ENOENT) return ST_ERR_IO;
+    return 0;
+}
+
+static int fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return ST_ERR_IO;
+    int rc = fsync(fd) == 0 ? 0 : ST_ERR_IO;
+    close(fd);
+    return rc;
+}
+
+/* Collects snapshot offsets in dir, ascending. With delete_tmp, leftover
+ * temporary files of an interrupted write are removed. A missing dir is an
+ * empty list. */
+static int list_snapshots(const char *dir, bool delete_tmp, offset_list_t *out) {
+    out->offsets = NULL;
+    out->count = out->cap = 0;
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : ST_ERR_IO;
+    int rc = 0;
+    struct dirent *de;
+    errno = 0;
+    while ((de = readdir(d)) != NULL) {
+        int64_t offset;
+        if (parse_snapshot_name(de->d_name, SNAPSHOT_SUFFIX, &offset))
+            offset_list_push(out, offset);
+        else if (delete_tmp && parse_snapshot_name(de->d_name, SNAPSHOT_TMP_SUFFIX, &offset) &&
+                 unlink_snapshot(dir, offset, SNAPSHOT_TMP_SUFFIX) != 0)
+            rc = ST_ERR_IO;
+        errno = 0;
+    }
+    if (errno != 0) rc = ST_ERR_IO;
+    closedir(d);
+    if (out->count > 1) qsort(out->offsets, out->count, sizeof *out->offsets, compare_offsets);
+    return rc;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return ST_ERR_IO;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void encode_snapshot(const st_producer_state_t *s, int64_t offset, st_writer_t *w) {
+    st_write_i16(w, SNAPSHOT_VERSION);
+    st_write_u32(w, 0); /* CRC, filled in below */
+    st_write_i64(w, offset);
+    st_write_i32(w, s->count);
+    for (int32_t i = 0; i < s->count; i++) {
+        const producer_entry_t *e = &s->entries[i];
+        st_write_i64(w, e->producer_id);
+        st_write_i16(w, e->epoch);
+        st_write_i64(w, e->last_update_ms);
+        st_write_i8(w, e->batch_count);
+        for (int32_t j = 0; j < e->batch_count; j++) {
+            const producer_batch_t *b = &e->batches[j];
+            /* The state must describe the log below `offset` only. */
+            PS_ASSERT(b->last_offset < offset);
+            st_write_i32(w, b->first_seq);
+            st_write_i32(w, b->last_seq);
+            st_write_i64(w, b->first_offset);
+            st_write_i64(w, b->last_offset);
+            st_write_i64(w, b->max_timestamp);
+        }
+    }
+    uint32_t crc = st_crc32c(0, w->data + SNAPSHOT_BODY_AT, w->len - SNAPSHOT_BODY_AT);
+    st_writer_patch_i32(w, SNAPSHOT_CRC_AT, (int32_t)crc);
+}
+
+int st_producer_state_write_snapshot(const st_producer_state_t *s, const char *dir, int64_t offset) {
+    PS_ASSERT(offset >= 0);
+    char tmp_path[PATH_MAX], path[PATH_MAX];
+    if (snapshot_path(tmp_path, sizeof tmp_path, dir, offset, SNAPSHOT_TMP_SUFFIX) != 0 ||
+        snapshot_path(path, sizeof path, dir, offset, SNAPSHOT_SUFFIX) != 0)
+        return ST_ERR_IO;
+
+    st_writer_t w;
+    st_writer_init(&w, SNAPSHOT_HEADER_BYTES + (size_t)s->count * SNAPSHOT_ENTRY_BYTES_MIN);
+    encode_snapshot(s, offset, &w);
+    PS_ASSERT(w.len <= (size_t)SNAPSHOT_BYTES_MAX);
+
+    int rc = ST_ERR_IO;
+    int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) goto err_free_writer;
+    if (write_all(fd, w.data, w.len) != 0 || fsync(fd) != 0) goto err_close_tmp;
+    if (close(fd) != 0) goto err_unlink_tmp;
+    if (rename(tmp_path, path) != 0) goto err_unlink_tmp;
+    rc = fsync_dir(dir);
+    st_writer_free(&w);
+    return rc;
+
+err_close_tmp:
+    close(fd);
+err_unlink_tmp:
+    unlink(tmp_path);
+err_free_writer:
+    st_writer_free(&w);
+    return rc;
+}
+
+/* Decodes a snapshot into the empty state `s`. Nothing in the file is
+ * trusted: every count is checked against the bytes left and every field
+ * against what update could have produced. Returns 0 or ST_ERR_CORRUPT. */
+static int decode_snapshot(st_producer_state_t *s, const uint8_t *data, size_t len, int64_t offset) {
+    st_reader_t r;
+    st_reader_init(&r, data, len);
+    if (len < SNAPSHOT_HEADER_BYTES) return ST_ERR_CORRUPT;
+    if (st_read_i16(&r) != SNAPSHOT_VERSION) return ST_ERR_CORRUPT;
+    uint32_t crc = st_read_u32(&r);
+    if (crc != st_crc32c(0, data + SNAPSHOT_BODY_AT, len - SNAPSHOT_BODY_AT)) return ST_ERR_CORRUPT;
+    if (st_read_i64(&r) != offset) return ST_ERR_CORRUPT; /* renamed or misplaced */
+    int32_t count = st_read_i32(&r);
+    if (count < 0 || count > ST_PRODUCER_STATE_PRODUCERS_MAX ||
+        (size_t)count > st_reader_remaining(&r) / SNAPSHOT_ENTRY_BYTES_MIN)
+        return ST_ERR_CORRUPT;
+
+    for (int32_t i = 0; i < count; i++) {
+        int64_t producer_id = st_read_i64(&r);
+        int16_t epoch = st_read_i16(&r);
+        int64_t last_update_ms = st_read_i64(&r);
+        int8_t batch_count = st_read_i8(&r);
+        if (r.failed || producer_id < 0 || batch_count < 0 ||
+            batch_count > ST_PRODUCER_BATCHES_RETAINED ||
+            (size_t)batch_count * SNAPSHOT_BATCH_BYTES > st_reader_remaining(&r))
+            return ST_ERR_CORRUPT;
+        if (entry_lookup(s, producer_id)) return ST_ERR_CORRUPT; /* listed twice */
+        producer_entry_t *e = entry_insert(s, producer_id, epoch);
+        e->last_update_ms = last_update_ms;
+        int64_t previous_last_offset = -1;
+        for (int32_t j = 0; j < batch_count; j++) {
+            producer_batch_t b;
+            b.first_seq = st_read_i32(&r);
+            b.last_seq = st_read_i32(&r);
+            b.first_offset = st_read_i64(&r);
+            b.last_offset = st_read_i64(&r);
+            b.max_timestamp = st_read_i64(&r);
+            if (b.first_seq < NO_SEQUENCE || b.last_seq < NO_SEQUENCE ||
+                b.first_offset <= previous_last_offset || b.last_offset < b.first_offset ||
+                b.last_offset >= offset)
+                return ST_ERR_CORRUPT;
+            previous_last_offset = b.last_offset;
+            entry_add_batch(e, &b);
+        }
+    }
+    if (r.failed || st_reader_remaining(&r) != 0) return ST_ERR_CORRUPT;
+    return 0;
+}
+
+/* Reads <dir>/<offset>.snapshot into the empty state `s`. Returns 0,
+ * ST_ERR_CORRUPT (the file should be discarded), ST_ERR_NOT_FOUND (it went
+ * away) or ST_ERR_IO. */
+static int read_snapshot(st_producer_state_t *s, const char *dir, int64_t offset) {
+    char path[PATH_MAX];
+    if (snapshot_path(path, sizeof path, dir, offset, SNAPSHOT_SUFFIX) != 0) return ST_ERR_IO;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? ST_ERR_NOT_FOUND : ST_ERR_IO;
+
+    int rc;
+    uint8_t *data = NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = ST_ERR_IO;
+        goto err_close;
+    }
+    if (st.st_size < SNAPSHOT_HEADER_BYTES || st.st_size > SNAPSHOT_BYTES_MAX) {
+        rc = ST_ERR_CORRUPT;
+        goto err_close;
+    }
+    size_t len = (size_t)st.st_size;
+    data = allocate_or_abort(len);
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, data + got, len - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            rc = ST_ERR_IO;
+            goto err_free_data;
+        }
+        if (n == 0) break; /* shrank under us: decode sees a short file */
+        got += (size_t)n;
+    }
+    rc = decode_snapshot(s, data, got, offset);
+
+err_free_data:
+    free(data);
+err_close:
+    close(fd);
+    return rc;
+}
+
+static void state_swap(st_producer_state_t *a, st_producer_state_t *b) {
+    st_producer_state_t t = *a;
+    *a = *b;
+    *b = t;
+}
+
+int st_producer_state_load(st_producer_state_t *s, const char *dir, int64_t max_offset,
+                           int64_t *snapshot_offset) {
+    *snapshot_offset = 0;
+    st_producer_state_clear(s);
+    offset_list_t list;
+    int rc = list_snapshots(dir, true, &list);
+    if (rc != 0) goto done;
+
+    for (size_t i = list.count; i-- > 0;) {
+        int64_t offset = list.offsets[i];
+        if (offset > max_offset) continue;
+        st_producer_state_t *loaded = st_producer_state_new();
+        int read_rc = read_snapshot(loaded, dir, offset);
+        if (read_rc == 0) {
+            table_check(loaded);
+            state_swap(s, loaded);
+            st_producer_state_free(loaded);
+            *snapshot_offset = offset;
+            goto done;
+        }
+        st_producer_state_free(loaded);
+        if (read_rc == ST_ERR_CORRUPT) {
+            /* Kafka deletes a snapshot that fails to load and tries the
+             * next older one (ProducerStateManager.loadFromSnapshot). */
+            if (unlink_snapshot(dir, offset, SNAPSHOT_SUFFIX) != 0) {
+                rc = ST_ERR_IO;
+                goto done;
+            }
+        } else if (read_rc != ST_ERR_NOT_FOUND) {
+            rc = read_rc;
+            goto done;
+        }
+    }
+
+done:
+    free(list.offsets);
+    return rc;
+}
+
+int st_producer_state_delete_snapshots(const char *dir, int64_t below, int64_t above) {
+    offset_list_t list;
+    int rc = list_snapshots(dir, false, &list);
+    bool deleted = false;
+    for (size_t i = 0; i < list.count; i++) {
+        int64_t offset = list.offsets[i];
+        if (offset >= below && offset <= above) continue;
+        if (unlink_snapshot(dir, offset, SNAPSHOT_SUFFIX) != 0) rc = ST_ERR_IO;
+        deleted = true;
+    }
+    /* Make deletions durable: a snapshot above a truncation point that came
+     * back after a crash would describe a log that no longer exists. */
+    if (deleted && fsync_dir(dir) != 0) rc = ST_ERR_IO;
+    free(list.offsets);
+    return rc;
+}
+
+int st_producer_state_prune_snapshots(const char *dir, int keep) {
+    PS_ASSERT(keep >= 0);
+    offset_list_t list;
+    int rc = list_snapshots(dir, false, &list);
+    size_t remove = list.count > (size_t)keep ? list.count - (size_t)keep : 0;
+    for (size_t i = 0; i < remove; i++)
+        if (unlink_snapshot(dir, list.offsets[i], SNAPSHOT_SUFFIX) != 0) rc = ST_ERR_IO;
+    if (remove > 0 && fsync_dir(dir) != 0) rc = ST_ERR_IO;
+    free(list.offsets);
+    return rc;
+}

@@ -1,0 +1,516 @@
+#include "storage/segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "protocol/crc32c.h"
+#include "protocol/errors.h"
+#include "storage/fsutil.h"
+
+/* Read granularity for header scans and CRC checks in recovery. */
+#define SEGMENT_SCAN_BUFFER_BYTES 4096
+#define SEGMENT_CRC_CHUNK_BYTES 65536
+
+int st_segment_path(char *out, const char *dir, int64_t base_offset, const char *suffix) {
+    return st_fs_path(out, "%s/%020" PRId64 "%s", dir, base_offset, suffix);
+}
+
+static st_segment_t *segment_alloc(const char *dir, int64_t base_offset, int64_t now_ms) {
+    st_segment_t *seg = calloc(1, sizeof *seg);
+    if (!seg) return NULL;
+    seg->dir = dir;
+    seg->base_offset = base_offset;
+    seg->fd = -1;
+    seg->next_offset = base_offset;
+    seg->max_timestamp = -1;
+    seg->offset_of_max_timestamp = -1;
+    seg->first_batch_timestamp = -1;
+    seg->created_ms = now_ms;
+    seg->offset_index.file.fd = -1;
+    seg->time_index.file.fd = -1;
+    return seg;
+}
+
+static int open_indexes(st_segment_t *seg, bool *any_created) {
+    char path[ST_FS_PATH_MAX];
+    bool c1 = false, c2 = false;
+    if (st_segment_path(path, seg->dir, seg->base_offset, ".index") ||
+        st_offset_index_open(&seg->offset_index, path, seg->base_offset, &c1))
+        return ST_ERR_IO;
+    if (st_segment_path(path, seg->dir, seg->base_offset, ".timeindex") ||
+        st_time_index_open(&seg->time_index, path, seg->base_offset, &c2))
+        return ST_ERR_IO;
+    *any_created = c1 || c2;
+    return 0;
+}
+
+int st_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes_max, int64_t now_ms,
+                      st_segment_t **out) {
+    st_segment_t *seg = segment_alloc(dir, base_offset, now_ms);
+    if (!seg) return ST_ERR_NO_MEMORY;
+    char path[ST_FS_PATH_MAX];
+    bool created;
+    if (st_segment_path(path, dir, base_offset, ".log")) goto err_free;
+    seg->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (seg->fd < 0) goto err_free;
+    if (open_indexes(seg, &created)) goto err_close;
+    st_index_file_truncate_entries(&seg->offset_index.file, 0);
+    st_index_file_truncate_entries(&seg->time_index.file, 0);
+    if (st_segment_make_active(seg, index_bytes_max)) goto err_close;
+    *out = seg;
+    return 0;
+err_close:
+    st_segment_close(seg);
+    return ST_ERR_IO;
+err_free:
+    free(seg);
+    return ST_ERR_IO;
+}
+
+int st_segment_open(const char *dir, int64_t base_offset, int64_t next_offset_bound, int64_t now_ms,
+                    st_segment_t **out) {
+    st_segment_t *seg = segment_alloc(dir, base_offset, now_ms);
+    if (!seg) return ST_ERR_NO_MEMORY;
+    char path[ST_FS_PATH_MAX];
+    if (st_segment_path(path, dir, base_offset, ".log")) {
+        free(seg);
+        return ST_ERR_LIMIT;
+    }
+    seg->fd = open(path, O_RDWR | O_CLOEXEC);
+    if (seg->fd < 0) {
+        free(seg);
+        return ST_ERR_IO;
+    }
+    struct stat st;
+    bool created = false;
+    if (fstat(seg->fd, &st) != 0 || open_indexes(seg, &created)) {
+        st_segment_close(seg);
+        return ST_ERR_IO;
+    }
+    seg->size_bytes = st.st_size;
+    seg->next_offset = next_offset_bound;
+    seg->indexes_loaded_sane = !created &&
+                               st_offset_index_sane(&seg->offset_index, next_offset_bound, seg->size_bytes) &&
+                               st_time_index_sane(&seg->time_index, next_offset_bound);
+    /* The final time-index entry holds the largest timestamp. */
+    int64_t ts, off;
+    if (seg->indexes_loaded_sane && st_time_index_last(&seg->time_index, &ts, &off)) {
+        seg->max_timestamp = ts;
+        seg->offset_of_max_timestamp = off;
+    }
+    *out = seg;
+    return 0;
+}
+
+/* Header checks for a batch found at `position` of a segment of `size` bytes. */
+static int check_header(const uint8_t *p, size_t avail, int64_t position, int64_t size, st_batch_header_t *h) {
+    if (st_batch_header_parse(p, avail, h) != 0) return ST_ERR_CORRUPT;
+    int64_t total = st_batch_total_bytes(h);
+    if (total > INT32_MAX || total > size - position) return ST_ERR_CORRUPT;
+    if (h->last_offset_delta < 0 || h->record_count < 0 || h->base_offset < 0) return ST_ERR_CORRUPT;
+    if (h->base_offset > INT64_MAX - h->last_offset_delta - 1) return ST_ERR_CORRUPT;
+    return 0;
+}
+
+int st_segment_read_header(const st_segment_t *seg, int64_t position, st_batch_header_t *h) {
+    uint8_t buf[ST_BATCH_HEADER_BYTES];
+    if (position < 0 || position + ST_BATCH_HEADER_BYTES > seg->size_bytes) return ST_ERR_CORRUPT;
+    size_t got;
+    if (st_fs_pread_full(seg->fd, buf, sizeof buf, position, &got)) return ST_ERR_IO;
+    if (got < sizeof buf) return ST_ERR_CORRUPT;
+    return check_header(buf, got, position, seg->size_bytes, h);
+}
+
+/* Buffered header scan: most batches are small, so one pread serves many. */
+typedef struct header_scanner {
+    const st_segment_t *seg;
+    int64_t position;
+    int64_t buf_position;
+    size_t buf_len;
+    uint8_t buf[SEGMENT_SCAN_BUFFER_BYTES];
+} header_scanner_t;
+
+/* 1 with the header at sc->position, 0 at the end of the segment, or an error. */
+static int scanner_peek(header_scanner_t *sc, st_batch_header_t *h) {
+    const st_segment_t *seg = sc->seg;
+    if (sc->position >= seg->size_bytes) return 0;
+    if (sc->position + ST_BATCH_HEADER_BYTES > seg->size_bytes) return ST_ERR_CORRUPT;
+    if (sc->position < sc->buf_position ||
+        sc->position + ST_BATCH_HEADER_BYTES > sc->buf_position + (int64_t)sc->buf_len) {
+        if (st_fs_pread_full(seg->fd, sc->buf, sizeof sc->buf, sc->position, &sc->buf_len)) return ST_ERR_IO;
+        sc->buf_position = sc->position;
+        if (sc->buf_len < ST_BATCH_HEADER_BYTES) return ST_ERR_CORRUPT;
+    }
+    const uint8_t *p = sc->buf + (sc->position - sc->buf_position);
+    int rc = check_header(p, ST_BATCH_HEADER_BYTES, sc->position, seg->size_bytes, h);
+    return rc ? rc : 1;
+}
+
+static void scanner_init(header_scanner_t *sc, const st_segment_t *seg, int64_t position) {
+    sc->seg = seg;
+    sc->position = position;
+    sc->buf_position = 0;
+    sc->buf_len = 0;
+}
+
+static int scan_from(const st_segment_t *seg, int64_t position, int64_t target, int64_t *found,
+                     st_batch_header_t *h) {
+    header_scanner_t sc;
+    scanner_init(&sc, seg, position);
+    for (;;) {
+        int rc = scanner_peek(&sc, h);
+        if (rc <= 0) return rc == 0 ? ST_ERR_NOT_FOUND : rc;
+        if (st_batch_last_offset(h) >= target) {
+            *found = sc.position;
+            return 0;
+        }
+        sc.position += st_batch_total_bytes(h);
+    }
+}
+
+int st_segment_find_batch(const st_segment_t *seg, int64_t target, int64_t *position, st_batch_header_t *h) {
+    int64_t index_offset, index_position;
+    st_offset_index_lookup(&seg->offset_index, target, &index_offset, &index_position);
+    (void)index_offset;
+    if (index_position > 0) {
+        /* The index is a hint: if the batch it names does not start at or
+         * before target, scan from the start instead. */
+        st_batch_header_t first;
+        if (st_segment_read_header(seg, index_position, &first) == 0 && first.base_offset <= target) {
+            int rc = scan_from(seg, index_position, target, position, h);
+            if (rc != ST_ERR_CORRUPT) return rc;
+        }
+    }
+    return scan_from(seg, 0, target, position, h);
+}
+
+static void note_batch(st_segment_t *seg, const st_batch_header_t *h, int64_t position,
+                       int32_t index_interval_bytes) {
+    int64_t last = st_batch_last_offset(h);
+    if (seg->first_batch_timestamp < 0 && position == 0) seg->first_batch_timestamp = h->max_timestamp;
+    if (h->max_timestamp > seg->max_timestamp) {
+        seg->max_timestamp = h->max_timestamp;
+        seg->offset_of_max_timestamp = last;
+    }
+    if (seg->bytes_since_index_entry > index_interval_bytes) {
+        /* A full index only makes lookups land earlier: the log rolls
+         * before this matters. */
+        (void)st_offset_index_append(&seg->offset_index, last, position);
+        (void)st_time_index_maybe_append(&seg->time_index, seg->max_timestamp, seg->offset_of_max_timestamp,
+                                         false);
+        seg->bytes_since_index_entry = 0;
+    }
+    seg->bytes_since_index_entry += st_batch_total_bytes(h);
+    seg->next_offset = last + 1;
+}
+
+int st_segment_append(st_segment_t *seg, const uint8_t *batches, size_t len, int32_t index_interval_bytes) {
+    if (st_fs_pwrite_full(seg->fd, batches, len, seg->size_bytes)) return ST_ERR_IO;
+    int64_t position = seg->size_bytes;
+    size_t at = 0;
+    while (at < len) {
+        st_batch_header_t h;
+        /* The log validated the framing before assigning offsets. */
+        if (st_batch_header_parse(batches + at, len - at, &h) != 0) return ST_ERR_CORRUPT;
+        note_batch(seg, &h, position + (int64_t)at, index_interval_bytes);
+        at += (size_t)st_batch_total_bytes(&h);
+    }
+    seg->size_bytes += (int64_t)len;
+    return 0;
+}
+
+/* CRC of bytes [position + ST_BATCH_ATTRIBUTES_OFFSET, position + total). */
+static int batch_crc_matches(const st_segment_t *seg, int64_t position, const st_batch_header_t *h, uint8_t *chunk,
+                             bool *ok) {
+    int64_t at = position + ST_BATCH_ATTRIBUTES_OFFSET;
+    int64_t end = position + st_batch_total_bytes(h);
+    uint32_t crc = 0;
+    while (at < end) {
+        size_t want = (size_t)(end - at < SEGMENT_CRC_CHUNK_BYTES ? end - at : SEGMENT_CRC_CHUNK_BYTES);
+        size_t got;
+        if (st_fs_pread_full(seg->fd, chunk, want, at, &got)) return ST_ERR_IO;
+        if (got < want) {
+            *ok = false;
+            return 0;
+        }
+        crc = st_crc32c(crc, chunk, got);
+        at += (int64_t)got;
+    }
+    *ok = crc == h->crc;
+    return 0;
+}
+
+int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t index_bytes_max,
+                       int64_t offset_limit, int64_t *truncated_bytes) {
+    *truncated_bytes = 0;
+    struct stat st;
+    if (fstat(seg->fd, &st) != 0) return ST_ERR_IO;
+    seg->size_bytes = st.st_size;
+    st_index_file_truncate_entries(&seg->offset_index.file, 0);
+    st_index_file_truncate_entries(&seg->time_index.file, 0);
+    if (st_segment_make_active(seg, index_bytes_max)) return ST_ERR_IO;
+    seg->next_offset = seg->base_offset;
+    seg->max_timestamp = -1;
+    seg->offset_of_max_timestamp = -1;
+    seg->first_batch_timestamp = -1;
+    seg->bytes_since_index_entry = 0;
+
+    uint8_t *chunk = malloc(SEGMENT_CRC_CHUNK_BYTES);
+    if (!chunk) return ST_ERR_NO_MEMORY;
+    header_scanner_t *sc = malloc(sizeof *sc);
+    if (!sc) {
+        free(chunk);
+        return ST_ERR_NO_MEMORY;
+    }
+    scanner_init(sc, seg, 0);
+    int rc = 0;
+    for (;;) {
+        st_batch_header_t h;
+        int got = scanner_peek(sc, &h);
+        if (got == ST_ERR_IO) {
+            rc = ST_ERR_IO;
+            break;
+        }
+        if (got <= 0) break; /* end, or a torn/garbled header */
+        if (h.base_offset < seg->next_offset || st_batch_last_offset(&h) >= offset_limit ||
+            st_batch_last_offset(&h) - seg->base_offset > INT32_MAX)
+            break;
+        bool ok;
+        rc = batch_crc_matches(seg, sc->position, &h, chunk, &ok);
+        if (rc || !ok) break;
+        note_batch(seg, &h, sc->position, index_interval_bytes);
+        sc->position += st_batch_total_bytes(&h);
+    }
+    int64_t valid = sc->position;
+    free(sc);
+    free(chunk);
+    if (rc) return rc;
+    if (valid < seg->size_bytes) {
+        if (ftruncate(seg->fd, (off_t)valid) != 0) return ST_ERR_IO;
+        *truncated_bytes = seg->size_bytes - valid;
+        seg->size_bytes = valid;
+    }
+    return 0;
+}
+
+int st_segment_make_active(st_segment_t *seg, int32_t index_bytes_max) {
+    if (!seg->offset_index.file.writable &&
+        st_index_file_make_writable(&seg->offset_index.file, index_bytes_max))
+        return ST_ERR_IO;
+    if (!seg->time_index.file.writable && st_index_file_make_writable(&seg->time_index.file, index_bytes_max))
+        return ST_ERR_IO;
+    return 0;
+}
+
+int st_segment_make_inactive(st_segment_t *seg) {
+    /* Kafka's onBecomeInactiveSegment: the last entry carries the
+     * segment's largest timestamp, read back at load. */
+    if (seg->time_index.file.writable && seg->max_timestamp >= 0)
+        (void)st_time_index_maybe_append(&seg->time_index, seg->max_timestamp, seg->offset_of_max_timestamp, true);
+    if (st_index_file_trim(&seg->offset_index.file) || st_index_file_trim(&seg->time_index.file))
+        return ST_ERR_IO;
+    return 0;
+}
+
+static int64_t record_timestamp(const st_batch_header_t *h, const st_record_t *r) {
+    if (h->attributes & ST_BATCH_ATTR_LOG_APPEND_TIME) return h->max_timestamp;
+    return h->base_timestamp + r->timestamp_delta;
+}
+
+/* Reads the batch at `position` into a malloc()ed buffer. */
+static int read_batch(const st_segment_t *seg, int64_t position, const st_batch_header_t *h, uint8_t **out) {
+    size_t total = (size_t)st_batch_total_bytes(h);
+    uint8_t *buf = malloc(total);
+    if (!buf) return ST_ERR_NO_MEMORY;
+    size_t got;
+    if (st_fs_pread_full(seg->fd, buf, total, position, &got) || got < total) {
+        free(buf);
+        return ST_ERR_IO;
+    }
+    *out = buf;
+    return 0;
+}
+
+/* First record of the batch at `position` with timestamp >= target (or ==
+ * target when exact) and offset >= min_offset. */
+static int search_batch(const st_segment_t *seg, int64_t position, const st_batch_header_t *h, int64_t target,
+                        bool exact, int64_t min_offset, size_t decompressed_bytes_max, int64_t *offset,
+                        int64_t *timestamp) {
+    uint8_t *batch;
+    int rc = read_batch(seg, position, h, &batch);
+    if (rc) return rc;
+    st_arena_t arena;
+    st_arena_init(&arena);
+    st_record_iter_t it;
+    rc = st_record_iter_init(&it, batch, (size_t)st_batch_total_bytes(h), decompressed_bytes_max, &arena);
+    if (rc == 0) {
+        rc = ST_ERR_NOT_FOUND;
+        st_record_t r;
+        int more;
+        while ((more = st_record_iter_next(&it, &r)) == 1) {
+            int64_t ts = record_timestamp(h, &r);
+            int64_t off = h->base_offset + r.offset_delta;
+            if (off >= min_offset && (exact ? ts == target : ts >= target)) {
+                *offset = off;
+                *timestamp = ts;
+                rc = 0;
+                break;
+            }
+        }
+        if (more < 0) rc = ST_ERR_CORRUPT;
+    } else {
+        rc = ST_ERR_CORRUPT;
+    }
+    st_arena_free(&arena);
+    free(batch);
+    return rc;
+}
+
+int st_segment_find_timestamp(const st_segment_t *seg, int64_t target, int64_t min_offset,
+                              size_t decompressed_bytes_max, int64_t *offset, int64_t *timestamp) {
+    int64_t from_offset = st_time_index_lookup(&seg->time_index, target);
+    if (from_offset < min_offset) from_offset = min_offset;
+    int64_t position = 0;
+    st_batch_header_t h;
+    int rc = st_segment_find_batch(seg, from_offset, &position, &h);
+    header_scanner_t *sc = malloc(sizeof *sc);
+    if (!sc) return ST_ERR_NO_MEMORY;
+    scanner_init(sc, seg, position);
+    while (rc == 0) {
+        int got = scanner_peek(sc, &h);
+        if (got <= 0) {
+            rc = got == 0 ? ST_ERR_NOT_FOUND : got;
+            break;
+        }
+        if (h.max_timestamp >= target && st_batch_last_offset(&h) >= min_offset) {
+            rc = search_batch(seg, sc->position, &h, target, false, min_offset, decompressed_bytes_max, offset,
+                              timestamp);
+            if (rc != ST_ERR_NOT_FOUND) break;
+            rc = 0;
+        }
+        sc->position += st_batch_total_bytes(&h);
+    }
+    free(sc);
+    return rc;
+}
+
+int st_segment_max_timestamp_record(const st_segment_t *seg, size_t decompressed_bytes_max, int64_t *offset,
+                                    int64_t *timestamp) {
+    if (seg->max_timestamp < 0) return ST_ERR_NOT_FOUND;
+    int64_t position;
+    st_batch_header_t h;
+    int rc = st_segment_find_batch(seg, seg->offset_of_max_timestamp, &position, &h);
+    if (rc) return rc;
+    rc = search_batch(seg, position, &h, seg->max_timestamp, true, 0, decompressed_bytes_max, offset, timestamp);
+    if (rc == ST_ERR_NOT_FOUND) {
+        /* The header's maxTimestamp is all we have (e.g. records disagree). */
+        *offset = st_batch_last_offset(&h);
+        *timestamp = seg->max_timestamp;
+        rc = 0;
+    }
+    return rc;
+}
+
+int st_segment_truncate_to(st_segment_t *seg, int64_t offset, int32_t index_interval_bytes,
+                           int32_t index_bytes_max) {
+    int64_t position;
+    st_batch_header_t h;
+    int rc = st_segment_find_batch(seg, offset, &position, &h);
+    if (rc == ST_ERR_NOT_FOUND) return 0;
+    if (rc) return rc;
+    if (ftruncate(seg->fd, (off_t)position) != 0) return ST_ERR_IO;
+    int64_t cut;
+    return st_segment_recover(seg, index_interval_bytes, index_bytes_max, INT64_MAX, &cut);
+}
+
+int64_t st_segment_largest_timestamp(const st_segment_t *seg) {
+    if (seg->max_timestamp >= 0) return seg->max_timestamp;
+    struct stat st;
+    if (fstat(seg->fd, &st) != 0) return -1;
+    return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+int st_segment_flush(st_segment_t *seg) {
+    if (fsync(seg->fd) != 0) return ST_ERR_IO;
+    if (st_index_file_flush(&seg->offset_index.file) || st_index_file_flush(&seg->time_index.file))
+        return ST_ERR_IO;
+    return 0;
+}
+
+void st_segment_close(st_segment_t *seg) {
+    if (!seg) return;
+    st_offset_index_close(&seg->offset_index);
+    st_time_index_close(&seg->time_index);
+    if (seg->fd >= 0) close(seg->fd);
+    free(seg);
+}
+
+int st_segment_delete(st_segment_t *seg) {
+    int rc = 0;
+    char path[ST_FS_PATH_MAX];
+    /* The .log goes first: index files left by a crash are orphans that
+     * the next open removes. */
+    static const char *const suffixes[] = {".log", ".index", ".timeindex"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        if (st_segment_path(path, seg->dir, seg->base_offset, suffixes[i]) || st_fs_unlink(path)) rc = ST_ERR_IO;
+    }
+    st_segment_close(seg);
+    return rc;
+}
+
+void st_segment_reader_init(st_segment_reader_t *r, const st_segment_t *seg, int64_t position) {
+    r->seg = seg;
+    r->position = position;
+    r->buf = NULL;
+    r->cap = 0;
+}
+
+int st_segment_reader_next(st_segment_reader_t *r, const uint8_t **batch, size_t *len, st_batch_header_t *h) {
+    if (r->position >= r->seg->size_bytes) return 0;
+    int rc = st_segment_read_header(r->seg, r->position, h);
+    if (rc) return rc;
+    size_t total = (size_t)st_batch_total_bytes(h);
+    if (total > r->cap) {
+        uint8_t *nb = realloc(r->buf, total);
+        if (!nb) return ST_ERR_NO_MEMORY;
+        r->buf = nb;
+        r->cap = total;
+    }
+    size_t got;
+    if (st_fs_pread_full(r->seg->fd, r->buf, total, r->position, &got)) return ST_ERR_IO;
+    if (got < total) return ST_ERR_CORRUPT;
+    r->position += (int64_t)total;
+    *batch = r->buf;
+    *len = total;
+    return 1;
+}
+
+void st_segment_reader_free(st_segment_reader_t *r) {
+    free(r->buf);
+    r->buf = NULL;
+    r->cap = 0;
+}
+
+int st_segment_scan_headers(const st_segment_t *seg, int64_t position,
+                            int (*fn)(void *ctx, const st_batch_header_t *h, int64_t position), void *ctx) {
+    header_scanner_t *sc = malloc(sizeof *sc);
+    if (!sc) return ST_ERR_NO_MEMORY;
+    scanner_init(sc, seg, position);
+    int rc;
+    for (;;) {
+        st_batch_header_t h;
+        rc = scanner_peek(sc, &h);
+        if (rc <= 0) break;
+        rc = fn(ctx, &h, sc->position);
+        if (rc) break;
+        sc->position += st_batch_total_bytes(&h);
+    }
+    free(sc);
+    return rc;
+}

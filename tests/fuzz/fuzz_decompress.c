@@ -1,0 +1,38 @@
+/* Arbitrary bytes through every codec with a 1 MiB cap: each must return
+ * 0, CORRUPT_MESSAGE or LIMIT and never produce more than the cap. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/compression.h"
+#include "protocol/errors.h"
+
+#define FUZZ_MAX_OUT_BYTES (1024 * 1024)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    static const st_codec_t codecs[] = {ST_CODEC_NONE, ST_CODEC_GZIP, ST_CODEC_SNAPPY, ST_CODEC_LZ4,
+                                        ST_CODEC_ZSTD};
+    st_writer_t out;
+    st_writer_init(&out, 0);
+    for (size_t i = 0; i < sizeof codecs / sizeof codecs[0]; i++) {
+        st_writer_reset(&out);
+        int rc = st_decompress(codecs[i], data, size, FUZZ_MAX_OUT_BYTES, &out);
+        if (rc != 0 && rc != ST_ERR_CORRUPT_MESSAGE && rc != ST_ERR_LIMIT) __builtin_trap();
+        if (rc == 0 && out.len > FUZZ_MAX_OUT_BYTES) __builtin_trap();
+        /* What decoded must round-trip through the same codec. */
+        if (rc == 0 && i > 0) {
+            st_writer_t z, back;
+            st_writer_init(&z, 0);
+            st_writer_init(&back, 0);
+            if (st_compress(codecs[i], out.data, out.len, &z) != 0) __builtin_trap();
+            if (st_decompress(codecs[i], z.data, z.len, out.len, &back) != 0) __builtin_trap();
+            if (back.len != out.len || (out.len && __builtin_memcmp(back.data, out.data, out.len) != 0))
+                __builtin_trap();
+            st_writer_free(&z);
+            st_writer_free(&back);
+        }
+    }
+    st_writer_free(&out);
+    return 0;
+}
