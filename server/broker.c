@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "raft/metadata_log.h"
+#include "server/group.h"
 #include "server/server.h"
 #include "storage/fsutil.h"
 
@@ -582,6 +583,7 @@ static void housekeeping(st_loop_t *loop, void *ctx) {
     st_broker_t *b = ctx;
     housekeeping_ctx_t hc = {b, st_wall_ms()};
     st_broker_each_topic(b, housekeeping_partition, &hc);
+    if (b->groups) st_groups_housekeeping(b->groups, hc.now);
     int64_t every = b->retention_check_interval_ms;
     if (b->flush_scheduler_interval_ms < every) every = b->flush_scheduler_interval_ms;
     if (every < 10) every = 10;
@@ -647,6 +649,8 @@ int st_broker_start(st_broker_t *b, st_config_t *config) {
         goto err_free_listener;
     }
     remove_orphan_dirs(b);
+    b->groups = st_groups_new(b);
+    st_groups_load(b->groups);
     err = st_network_listen(b, listen_host, listen_port);
     if (err != 0) goto err_free_listener;
     ST_INFO("strata-server node %d of cluster %s listening on %s:%d with %d topic(s), data in %s", b->node_id,
@@ -669,6 +673,8 @@ static int close_topic(void *ctx, st_topic_t *t) {
 
 void st_broker_stop(st_broker_t *b) {
     if (b->loop) st_network_close_all(b);
+    st_groups_free(b->groups);
+    b->groups = NULL;
     st_broker_each_topic(b, close_topic, NULL);
     for (int i = 0; i < ST_TOPIC_BUCKETS; i++) {
         st_topic_t *t = b->topic_buckets[i];

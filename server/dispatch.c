@@ -4,6 +4,7 @@
  * at v4, the first versions that carry record batch v2; every other API
  * is served over the full range the spec defines.
  */
+#include "server/group.h"
 #include "server/server.h"
 
 const st_api_entry_t st_api_table[] = {
@@ -11,6 +12,15 @@ const st_api_entry_t st_api_table[] = {
     {ST_API_FETCH, 4, 17, st_handle_fetch},
     {ST_API_LIST_OFFSETS, 1, 9, st_handle_list_offsets},
     {ST_API_METADATA, 0, 12, st_handle_metadata},
+    {ST_API_OFFSET_COMMIT, 2, 9, st_handle_offset_commit},
+    {ST_API_OFFSET_FETCH, 1, 9, st_handle_offset_fetch},
+    {ST_API_FIND_COORDINATOR, 0, 6, st_handle_find_coordinator},
+    {ST_API_JOIN_GROUP, 0, 9, st_handle_join_group},
+    {ST_API_HEARTBEAT, 0, 4, st_handle_heartbeat},
+    {ST_API_LEAVE_GROUP, 0, 5, st_handle_leave_group},
+    {ST_API_SYNC_GROUP, 0, 5, st_handle_sync_group},
+    {ST_API_DESCRIBE_GROUPS, 0, 5, st_handle_describe_groups},
+    {ST_API_LIST_GROUPS, 0, 5, st_handle_list_groups},
     {ST_API_API_VERSIONS, 0, 4, st_handle_api_versions},
     {ST_API_CREATE_TOPICS, 2, 7, st_handle_create_topics},
     {ST_API_DELETE_TOPICS, 1, 6, st_handle_delete_topics},
@@ -22,6 +32,8 @@ const st_api_entry_t st_api_table[] = {
     {ST_API_DESCRIBE_LOG_DIRS, 1, 4, st_handle_describe_log_dirs},
     {ST_API_CREATE_PARTITIONS, 0, 3, st_handle_create_partitions},
     {ST_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, st_handle_incremental_alter_configs},
+    {ST_API_DELETE_GROUPS, 0, 2, st_handle_delete_groups},
+    {ST_API_OFFSET_DELETE, 0, 0, st_handle_offset_delete},
     {ST_API_DESCRIBE_CLUSTER, 0, 1, st_handle_describe_cluster},
     {ST_API_DESCRIBE_PRODUCERS, 0, 0, st_handle_describe_producers},
 };

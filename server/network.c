@@ -104,6 +104,11 @@ void *st_request_alloc_response(st_request_t *req) {
 }
 
 void st_request_respond(st_broker_t *b, st_request_t *req, const void *response_body) {
+    if (!req->conn) {
+        /* The connection closed while the request waited. */
+        request_free(req);
+        return;
+    }
     const st_api_info_t *info = st_api_info_find(req->api_key);
     st_writer_t *w = &req->response;
     st_writer_init(w, 256);
@@ -151,6 +156,12 @@ static bool conn_dispatch(st_conn_t *c, uint8_t *frame, int32_t len) {
     st_arena_init(&req->arena);
     req->conn = c;
     req->received_ms = st_loop_now_ms(b->loop);
+    {
+        char host[72];
+        size_t n = strcspn(c->peer, ":");
+        snprintf(host, sizeof host, "/%.*s", (int)n, c->peer);
+        req->client_host = st_arena_strdup(&req->arena, host);
+    }
     uint8_t *copy = st_arena_memdup(&req->arena, frame, (size_t)len);
 
     st_reader_t r;
@@ -196,6 +207,8 @@ static bool conn_dispatch(st_conn_t *c, uint8_t *frame, int32_t len) {
 
     if (!supported) {
         if (req->api_key == ST_API_API_VERSIONS) {
+            ST_INFO("%s asked for ApiVersions v%d; answered UNSUPPORTED_VERSION with the supported ranges (KIP-511)",
+                    c->peer, req->api_version);
             respond_api_versions_unsupported(b, req);
             return true;
         }
@@ -373,6 +386,10 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
             }
             ssize_t n = recv(c->fd, c->rbuf, CONN_READ_CHUNK_BYTES, 0);
             if (n == 0) {
+                if (c->size_have > 0)
+                    ST_WARN("closing %s: the client closed the connection inside a request frame (%d of %d bytes)",
+                            c->peer, c->size_have < 4 ? c->size_have : c->frame_have + 4,
+                            c->size_have < 4 ? 4 : c->frame_len + 4);
                 conn_close(c, NULL);
                 return;
             }

@@ -144,9 +144,13 @@ int64_t st_partition_high_watermark(const st_partition_t *p) {
     return st_log_end_offset(p->log);
 }
 
-static void fail(st_produce_result_t *res, int error, const char *message) {
+/* Every rejected batch leaves one log line: it is bad input or a client
+ * bug, and the operator should be able to see which partition and why. */
+static void reject(const st_partition_t *p, st_produce_result_t *res, int error, const char *message) {
     res->error = error;
     res->error_message = message;
+    ST_WARN("%s-%d: rejected a produced batch: %s%s%s", p->topic->name, p->index, st_err_name(error),
+            message ? ": " : "", message ? message : "");
 }
 
 void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, uint8_t *records, int32_t len,
@@ -156,37 +160,32 @@ void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, 
     res->log_append_time_ms = -1;
     res->log_start_offset = -1;
     const st_topic_settings_t *s = &p->topic->settings;
-    if (!p->log) return fail(res, ST_ERR_KAFKA_STORAGE_ERROR, NULL);
+    if (!p->log) return reject(p, res, ST_ERR_KAFKA_STORAGE_ERROR, NULL);
     res->log_start_offset = st_log_start_offset(p->log);
 
     st_batch_header_t h;
-    if (!records || len < ST_BATCH_HEADER_BYTES) return fail(res, ST_ERR_CORRUPT_MESSAGE, "Record batch is truncated");
+    if (!records || len < ST_BATCH_HEADER_BYTES) return reject(p, res, ST_ERR_CORRUPT_MESSAGE, "Record batch is truncated");
     int err = st_batch_header_parse(records, (size_t)len, &h);
-    if (err != 0) return fail(res, err, "Record batch header is invalid");
-    if (st_batch_total_bytes(&h) > len) return fail(res, ST_ERR_CORRUPT_MESSAGE, "Record batch is truncated");
+    if (err != 0) return reject(p, res, err, "Record batch header is invalid");
+    if (st_batch_total_bytes(&h) > len) return reject(p, res, ST_ERR_CORRUPT_MESSAGE, "Record batch is truncated");
     /* Produce v3+ carries exactly one batch per partition. */
     if (st_batch_total_bytes(&h) != len)
-        return fail(res, ST_ERR_INVALID_RECORD, "Produce requests with version 3+ must contain exactly one record batch");
+        return reject(p, res, ST_ERR_INVALID_RECORD, "Produce requests with version 3+ must contain exactly one record batch");
     if (len > s->max_message_bytes)
-        return fail(res, ST_ERR_MESSAGE_TOO_LARGE, "The record batch size is larger than max.message.bytes");
+        return reject(p, res, ST_ERR_MESSAGE_TOO_LARGE, "The record batch size is larger than max.message.bytes");
 
     st_batch_limits_t limits = {.decompressed_bytes_max = b->decompressed_batch_max_bytes, .records_max = INT32_MAX};
     st_batch_check_t check;
     err = st_batch_validate(records, (size_t)len, &limits, s->cleanup_compact, arena, &check);
-    if (err == ST_ERR_LIMIT) {
-        ST_WARN("%s-%d: batch decompresses past strata.decompressed.batch.max.bytes", p->topic->name, p->index);
-        return fail(res, ST_ERR_CORRUPT_MESSAGE, "Decompressed record batch exceeds the broker's limit");
-    }
+    if (err == ST_ERR_LIMIT)
+        return reject(p, res, ST_ERR_CORRUPT_MESSAGE, "Decompressed record batch exceeds strata.decompressed.batch.max.bytes");
     if (err != 0) {
         res->record_errors = check.record_errors;
         res->record_error_count = check.record_error_count;
-        if (err == ST_ERR_CORRUPT_MESSAGE)
-            ST_WARN("%s-%d: rejected a corrupt record batch: %s", p->topic->name, p->index,
-                    check.error_message ? check.error_message : "corrupt");
-        return fail(res, err, check.error_message);
+        return reject(p, res, err, check.error_message);
     }
     if (h.attributes & ST_BATCH_ATTR_TRANSACTIONAL)
-        return fail(res, ST_ERR_INVALID_TXN_STATE, "Transactional produce is not supported by this broker yet");
+        return reject(p, res, ST_ERR_INVALID_TXN_STATE, "Transactional produce is not supported by this broker yet");
 
     int64_t now = st_wall_ms();
     if (!s->log_append_time && h.max_timestamp >= 0) {
@@ -196,14 +195,14 @@ void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, 
         bool too_new = s->message_timestamp_after_max_ms < INT64_MAX &&
                        h.max_timestamp > now + s->message_timestamp_after_max_ms;
         if (too_old || too_new)
-            return fail(res, ST_ERR_INVALID_TIMESTAMP,
+            return reject(p, res, ST_ERR_INVALID_TIMESTAMP,
                         "Timestamp of a record is out of range (message.timestamp.before.max.ms / after.max.ms)");
     }
 
     if (h.producer_id >= 0) {
         st_producer_check_t pc;
         err = st_producer_state_check(p->producers, &h, &pc);
-        if (err != 0) return fail(res, err, NULL);
+        if (err != 0) return reject(p, res, err, NULL);
         if (pc.verdict == ST_PRODUCER_DUPLICATE) {
             /* A retry of a batch already written: acknowledge it with its
              * original offset, write nothing. */
@@ -217,7 +216,7 @@ void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, 
     err = st_log_append(p->log, records, (size_t)len, p->leader_epoch, now, s->log_append_time, &ar);
     if (err != 0) {
         ST_ERROR("%s-%d: append failed: %s", p->topic->name, p->index, st_err_name(err));
-        return fail(res, err > 0 ? err : ST_ERR_KAFKA_STORAGE_ERROR, NULL);
+        return reject(p, res, err > 0 ? err : ST_ERR_KAFKA_STORAGE_ERROR, NULL);
     }
     if (h.producer_id >= 0) {
         st_batch_header_parse(records, (size_t)len, &h); /* rewritten offsets and timestamps */

@@ -83,6 +83,7 @@ struct st_request {
     int32_t correlation_id;
     int16_t header_version;
     st_str_t client_id;
+    const char *client_host; /* "/1.2.3.4", as Kafka shows it */
     const uint8_t *body; /* in the arena */
     size_t body_len;
     int64_t received_ms;
@@ -153,6 +154,7 @@ struct st_broker {
     int32_t conn_count;
     st_conn_t *conns;
     st_fetch_sessions_t *fetch_sessions;
+    struct st_groups *groups; /* group coordinator (group.c) */
     /* limits, resolved once from config */
     int64_t socket_request_max_bytes;
     int32_t max_connections;

@@ -18,7 +18,7 @@
 #define ST_CHECKPOINT_RECOVERY_POINT "recovery-point"
 /* Cap on leader-epoch entries read from disk (Kafka keeps one per leader
  * change; truncation from the start keeps the list short). */
-#define ST_CHECKPOINT_EPOCHS_MAX 65536
+#define ST_CHECKPOINT_EPOCHS_MAX 4096
 
 typedef struct st_epoch_entry {
     int32_t epoch;

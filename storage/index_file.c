@@ -58,11 +58,13 @@ int st_index_file_make_writable(st_index_file_t *f, int32_t max_bytes) {
     if (max_entries < (int64_t)f->entries + 1) max_entries = (int64_t)f->entries + 1;
     size_t bytes = (size_t)max_entries * (size_t)f->entry_bytes;
     unmap(f);
+    /* Anything past the entries (an untrimmed tail) must read as zero:
+     * cutting the file to its entries and growing it again gives sparse
+     * zero pages, without touching (and allocating) them. */
+    size_t used = (size_t)f->entries * (size_t)f->entry_bytes;
+    if (ftruncate(f->fd, (off_t)used) != 0) return ST_ERR_IO;
     if (ftruncate(f->fd, (off_t)bytes) != 0) return ST_ERR_IO;
     if (map(f, bytes, true)) return ST_ERR_IO;
-    /* Anything past the entries (an untrimmed tail) must read as zero. */
-    size_t used = (size_t)f->entries * (size_t)f->entry_bytes;
-    memset(f->map + used, 0, bytes - used);
     f->entries_max = (int32_t)max_entries;
     f->writable = true;
     f->size_valid = true;

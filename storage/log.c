@@ -1,6 +1,7 @@
 #include "storage/log.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -594,7 +595,7 @@ int st_log_read(st_log_t *log, int64_t offset, int32_t max_bytes, bool min_one_b
             rc = st_segment_scan_headers(seg, first_end, extend_span, &span);
             if (rc < 0) return rc;
         }
-        int fd = dup(seg->fd);
+        int fd = fcntl(seg->fd, F_DUPFD_CLOEXEC, 0);
         if (fd < 0) return ST_ERR_IO;
         res->fd = fd;
         res->file_pos = position;

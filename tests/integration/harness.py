@@ -147,9 +147,19 @@ class Broker:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            # The test failed: the broker's side of the story helps most.
+            lines = self.read_log().splitlines()
+            print("--- last %d lines of %s ---" % (min(len(lines), 40), self.log_path))
+            print("\n".join(lines[-40:]))
+            print("--- end of server log ---")
         self.close()
 
 

@@ -1,0 +1,66 @@
+/*
+ * The classic group coordinator: consumer groups (any protocol type),
+ * their members, rebalances and committed offsets, persisted in the
+ * compacted internal topic __consumer_offsets in Kafka's own record format
+ * (OffsetCommitKey v1 / OffsetCommitValue v3, GroupMetadataKey v2 /
+ * GroupMetadataValue v3), so tools that read that topic decode it.
+ *
+ * Group states (Kafka's classic state machine):
+ *
+ *            join (first member)                      all members joined /
+ *   EMPTY ---------------------> PREPARING_REBALANCE --- rebalance timeout ---+
+ *     ^                              ^      ^                                 |
+ *     | last member leaves /         |      | join, leave, session expiry     v
+ *     | expires                      |      +------------------------ COMPLETING_REBALANCE
+ *     |                              |                                        |
+ *     +------------------------------+---- join/leave/expiry ---- STABLE <----+
+ *                                                                 leader's SyncGroup
+ *   DEAD: deleted (DeleteGroups, or offsets expired while empty).
+ *
+ * Invariants:
+ *  1. Only members of the current generation are in `members`; a join or
+ *     sync request that waits is parked on its member until the state moves.
+ *  2. An offset commit is acknowledged only after its records are in the
+ *     __consumer_offsets log; loading that log at start restores offsets and
+ *     group metadata exactly.
+ */
+#ifndef ST_SERVER_GROUP_H
+#define ST_SERVER_GROUP_H
+
+#include "server/server.h"
+
+#define ST_OFFSETS_TOPIC "__consumer_offsets"
+
+typedef struct st_groups st_groups_t;
+
+st_groups_t *st_groups_new(st_broker_t *b);
+void st_groups_free(st_groups_t *g);
+/* Reads __consumer_offsets (if it exists) and rebuilds groups and offsets. */
+int st_groups_load(st_groups_t *g);
+/* Expires offsets of empty groups past offsets.retention.minutes. */
+void st_groups_housekeeping(st_groups_t *g, int64_t now_ms);
+
+/* Kafka's partition for a group: abs(String.hashCode) % partitions. */
+int32_t st_group_partition_for(const char *group_id, int32_t partitions);
+
+/* Lag views for tools and metrics. */
+typedef struct st_group_offset_view {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+} st_group_offset_view_t;
+int32_t st_groups_count(const st_groups_t *g);
+
+int st_handle_find_coordinator(st_broker_t *b, st_request_t *req);
+int st_handle_join_group(st_broker_t *b, st_request_t *req);
+int st_handle_sync_group(st_broker_t *b, st_request_t *req);
+int st_handle_heartbeat(st_broker_t *b, st_request_t *req);
+int st_handle_leave_group(st_broker_t *b, st_request_t *req);
+int st_handle_offset_commit(st_broker_t *b, st_request_t *req);
+int st_handle_offset_fetch(st_broker_t *b, st_request_t *req);
+int st_handle_describe_groups(st_broker_t *b, st_request_t *req);
+int st_handle_list_groups(st_broker_t *b, st_request_t *req);
+int st_handle_delete_groups(st_broker_t *b, st_request_t *req);
+int st_handle_offset_delete(st_broker_t *b, st_request_t *req);
+
+#endif

@@ -1,0 +1,248 @@
+/* Log compaction: latest value per key, tombstones, offsets preserved,
+ * min.compaction.lag.ms, emptied batches and segments. */
+#include "storage_test_util.h"
+
+typedef struct seen {
+    int count;
+    int64_t offsets[64];
+    char keys[64][16];
+    char values[64][32]; /* "" for a tombstone */
+    int batches;
+    int empty_batches;
+    int64_t empty_base[8];
+    int32_t empty_last_delta[8];
+    int32_t empty_base_sequence[8];
+} seen_t;
+
+static int collect(void *ctx, const uint8_t *batch, size_t len) {
+    seen_t *s = ctx;
+    st_batch_header_t h;
+    assert_int_equal(st_batch_header_parse(batch, len, &h), 0);
+    assert_true(st_batch_crc_valid(batch, len));
+    s->batches++;
+    if (h.record_count == 0) {
+        s->empty_base[s->empty_batches] = h.base_offset;
+        s->empty_last_delta[s->empty_batches] = h.last_offset_delta;
+        s->empty_base_sequence[s->empty_batches] = h.base_sequence;
+        s->empty_batches++;
+    }
+    st_arena_t arena;
+    st_arena_init(&arena);
+    st_record_iter_t it;
+    assert_int_equal(st_record_iter_init(&it, batch, len, 1 << 20, &arena), 0);
+    st_record_t r;
+    while (st_record_iter_next(&it, &r) == 1) {
+        assert_true(s->count < 64);
+        s->offsets[s->count] = h.base_offset + r.offset_delta;
+        assert_true(st_batch_last_offset(&h) >= s->offsets[s->count]);
+        snprintf(s->keys[s->count], 16, "%.*s", r.key_len, (const char *)r.key);
+        if (r.value_len >= 0)
+            snprintf(s->values[s->count], 32, "%.*s", r.value_len, (const char *)r.value);
+        else
+            s->values[s->count][0] = '\0';
+        s->count++;
+    }
+    st_arena_free(&arena);
+    return 0;
+}
+
+static void read_all(st_log_t *log, seen_t *s) {
+    memset(s, 0, sizeof *s);
+    assert_int_equal(st_log_for_each_batch(log, 0, collect, s), 0);
+}
+
+static void expect_record(const seen_t *s, int i, int64_t offset, const char *key, const char *value) {
+    assert_true(i < s->count);
+    assert_int_equal(s->offsets[i], offset);
+    assert_string_equal(s->keys[i], key);
+    assert_string_equal(s->values[i], value);
+}
+
+/*
+ * seg0 (ts 1000): A = k0..k4 "a" @0..4,  B = k0..k2 "b" @5..7
+ * seg1 (ts 2000): C = k3 tombstone @8,  D = k0 "c" @9
+ * seg2 (ts 3000): E = k5 "d" @10
+ * seg3 active (ts 4000): F = k1 "e" @11
+ */
+static st_log_t *make_log(test_dir_t *d, st_log_config_t *cfg) {
+    test_dir_make(d);
+    test_config(cfg);
+    cfg->segment_ms = 900;
+    cfg->cleanup_delete = false;
+    cfg->cleanup_compact = true;
+    cfg->delete_retention_ms = 5000;
+    st_log_t *log;
+    assert_int_equal(st_log_open(d->part, cfg, 0, &log), 0);
+    test_append(log, 5, 1000, 0, "a", false, 0);
+    test_append(log, 3, 1000, 0, "b", false, 0);
+    test_append(log, 1, 2000, 3, "t", true, 0);
+    test_append(log, 1, 2001, 0, "c", false, 0);
+    test_append(log, 1, 3000, 5, "d", false, 0);
+    test_append(log, 1, 4000, 1, "e", false, 0);
+    assert_int_equal(st_log_segment_count(log), 4);
+    return log;
+}
+
+static void test_latest_per_key_and_offsets_kept(void **state) {
+    (void)state;
+    test_dir_t d;
+    st_log_config_t cfg;
+    st_log_t *log = make_log(&d, &cfg);
+    int64_t size_before = st_log_size_bytes(log);
+    assert_int_equal(st_log_compact(log, 4500), 0);
+    assert_true(st_log_size_bytes(log) < size_before);
+    seen_t s;
+    read_all(log, &s);
+    assert_int_equal(s.count, 7);
+    expect_record(&s, 0, 4, "k4", "a-4");
+    expect_record(&s, 1, 6, "k1", "b-1");
+    expect_record(&s, 2, 7, "k2", "b-2");
+    expect_record(&s, 3, 8, "k3", ""); /* tombstone still within delete.retention.ms */
+    expect_record(&s, 4, 9, "k0", "c-0");
+    expect_record(&s, 5, 10, "k5", "d-0");
+    expect_record(&s, 6, 11, "k1", "e-0"); /* active segment untouched */
+    assert_int_equal(st_log_end_offset(log), 12);
+    assert_int_equal(st_log_segment_count(log), 4);
+
+    /* Reading an offset that was compacted away returns the batch that
+     * spanned it (v2 keeps base and last offsets). */
+    st_log_read_result_t r;
+    st_batch_header_t h;
+    assert_int_equal(st_log_read(log, 1, 1, true, &r), 0);
+    test_read_header(&r, &h);
+    assert_int_equal(h.base_offset, 0);
+    assert_int_equal(h.last_offset_delta, 4);
+    assert_int_equal(h.record_count, 1);
+    close(r.fd);
+    assert_int_equal(st_log_read(log, 5, 1, true, &r), 0);
+    test_read_header(&r, &h);
+    assert_int_equal(h.base_offset, 5);
+    close(r.fd);
+
+    /* Later: the tombstone's segment is older than delete.retention.ms. */
+    assert_int_equal(st_log_compact(log, 100000), 0);
+    read_all(log, &s);
+    assert_int_equal(s.count, 6);
+    expect_record(&s, 2, 7, "k2", "b-2");
+    expect_record(&s, 3, 9, "k0", "c-0");
+    /* Idempotent. */
+    int64_t size = st_log_size_bytes(log);
+    assert_int_equal(st_log_compact(log, 100000), 0);
+    assert_int_equal(st_log_size_bytes(log), size);
+
+    /* Survives a reopen (clean and with indexes rebuilt by the swap). */
+    st_log_close(log);
+    assert_int_equal(st_log_open(d.part, &cfg, 0, &log), 0);
+    read_all(log, &s);
+    assert_int_equal(s.count, 6);
+    expect_record(&s, 5, 11, "k1", "e-0");
+    int64_t off, ts;
+    assert_int_equal(st_log_offset_for_timestamp(log, 2000, &off, &ts), 0);
+    assert_int_equal(off, 9);
+    assert_int_equal(test_append(log, 1, 5000, 0, "f", false, 0), 12);
+    st_log_close(log);
+    test_dir_remove(&d);
+}
+
+static void test_min_compaction_lag(void **state) {
+    (void)state;
+    test_dir_t d;
+    st_log_config_t cfg;
+    st_log_t *log = make_log(&d, &cfg);
+    cfg.min_compaction_lag_ms = 1000;
+    assert_int_equal(st_log_set_config(log, &cfg), 0);
+    /* Only segment 0 (largest timestamp 1004) is old enough at 2500. */
+    assert_int_equal(st_log_compact(log, 2500), 0);
+    seen_t s;
+    read_all(log, &s);
+    expect_record(&s, 0, 3, "k3", "a-3");
+    expect_record(&s, 1, 4, "k4", "a-4");
+    expect_record(&s, 2, 5, "k0", "b-0");
+    assert_int_equal(s.count, 9);
+    st_log_close(log);
+    test_dir_remove(&d);
+}
+
+static void test_not_compact_is_noop(void **state) {
+    (void)state;
+    test_dir_t d;
+    st_log_config_t cfg;
+    st_log_t *log = make_log(&d, &cfg);
+    cfg.cleanup_compact = false;
+    assert_int_equal(st_log_set_config(log, &cfg), 0);
+    int64_t size = st_log_size_bytes(log);
+    assert_int_equal(st_log_compact(log, 100000), 0);
+    assert_int_equal(st_log_size_bytes(log), size);
+    st_log_close(log);
+    test_dir_remove(&d);
+}
+
+static void append_with_producer(st_log_t *log, int key0, const char *tag, int64_t ts, int64_t pid) {
+    st_writer_t w;
+    st_writer_init(&w, 256);
+    test_build_batch(&w, 1, ts, key0, tag, false, pid);
+    st_log_append_result_t res;
+    assert_int_equal(st_log_append(log, w.data, w.len, 0, 0, false, &res), 0);
+    st_writer_free(&w);
+}
+
+static void test_emptied_segment_and_producer_batch(void **state) {
+    (void)state;
+    test_dir_t d;
+    test_dir_make(&d);
+    st_log_config_t cfg;
+    test_config(&cfg);
+    cfg.segment_ms = 999;
+    cfg.cleanup_delete = false;
+    cfg.cleanup_compact = true;
+    st_log_t *log;
+    assert_int_equal(st_log_open(d.part, &cfg, 0, &log), 0);
+    append_with_producer(log, 0, "a", 1000, 7);  /* @0 seg0 */
+    append_with_producer(log, 1, "b", 2000, -1); /* @1 seg1: superseded below */
+    append_with_producer(log, 0, "p", 3000, 7);  /* @2 seg2: producer 7's last batch */
+    append_with_producer(log, 0, "c", 3001, -1); /* @3 seg2 */
+    append_with_producer(log, 1, "d", 3002, -1); /* @4 seg2 */
+    append_with_producer(log, 9, "z", 4000, -1); /* @5 active */
+    assert_int_equal(st_log_segment_count(log), 4);
+    assert_int_equal(st_log_compact(log, 5000), 0);
+    /* seg1 emptied: deleted. seg0 is first: kept even though empty. */
+    assert_int_equal(st_log_segment_count(log), 3);
+    seen_t s;
+    read_all(log, &s);
+    assert_int_equal(s.count, 3);
+    expect_record(&s, 0, 3, "k0", "c-0");
+    expect_record(&s, 1, 4, "k1", "d-0");
+    /* Producer 7's last batch stays as an empty batch with its offsets and
+     * sequence; its earlier one is gone. */
+    assert_int_equal(s.empty_batches, 1);
+    assert_int_equal(s.empty_base[0], 2);
+    assert_int_equal(s.empty_last_delta[0], 0);
+    assert_int_equal(s.empty_base_sequence[0], 0);
+    /* Offsets in the deleted segment read from the next one. */
+    st_log_read_result_t r;
+    st_batch_header_t h;
+    assert_int_equal(st_log_read(log, 1, 1, true, &r), 0);
+    test_read_header(&r, &h);
+    assert_int_equal(h.base_offset, 2);
+    close(r.fd);
+    assert_int_equal(st_log_read(log, 0, 1, true, &r), 0);
+    test_read_header(&r, &h);
+    assert_int_equal(h.base_offset, 2);
+    close(r.fd);
+    st_log_close(log);
+    assert_int_equal(st_log_open(d.part, &cfg, 0, &log), 0);
+    assert_int_equal(st_log_segment_count(log), 3);
+    assert_int_equal(st_log_end_offset(log), 6);
+    st_log_close(log);
+    test_dir_remove(&d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_latest_per_key_and_offsets_kept),
+        cmocka_unit_test(test_min_compaction_lag),
+        cmocka_unit_test(test_not_compact_is_noop),
+        cmocka_unit_test(test_emptied_segment_and_producer_batch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
