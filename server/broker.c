@@ -653,6 +653,8 @@ int st_broker_start(st_broker_t *b, st_config_t *config) {
     st_groups_load(b->groups);
     err = st_network_listen(b, listen_host, listen_port);
     if (err != 0) goto err_free_listener;
+    err = st_http_start(b, st_config_get_string(config, "http.listeners"));
+    if (err != 0) goto err_free_listener;
     ST_INFO("strata-server node %d of cluster %s listening on %s:%d with %d topic(s), data in %s", b->node_id,
             b->cluster_id, listen_host, listen_port, b->topic_count, b->data_dir);
     free(listen_host);
@@ -672,6 +674,7 @@ static int close_topic(void *ctx, st_topic_t *t) {
 }
 
 void st_broker_stop(st_broker_t *b) {
+    if (b->loop) st_http_stop(b);
     if (b->loop) st_network_close_all(b);
     st_groups_free(b->groups);
     b->groups = NULL;

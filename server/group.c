@@ -1651,3 +1651,39 @@ void st_groups_free(st_groups_t *g) {
 }
 
 int32_t st_groups_count(const st_groups_t *g) { return g->count; }
+
+static void fill_view(const group_t *gr, st_group_view_t *v) {
+    v->group_id = gr->id;
+    v->state = state_names[gr->state];
+    v->protocol_type = gr->protocol_type ? gr->protocol_type : "";
+    v->member_count = gr->member_count;
+    v->generation = gr->generation;
+}
+
+void st_groups_each(const st_groups_t *g, int (*fn)(void *ctx, const st_group_view_t *group), void *ctx) {
+    for (int i = 0; i < GROUP_BUCKETS; i++)
+        for (const group_t *gr = g->buckets[i]; gr; gr = gr->next) {
+            if (gr->state == GROUP_DEAD) continue;
+            st_group_view_t v;
+            fill_view(gr, &v);
+            if (fn(ctx, &v)) return;
+        }
+}
+
+bool st_groups_view(const st_groups_t *g, const char *group_id, st_group_view_t *out) {
+    const group_t *gr = group_find((st_groups_t *)g, group_id);
+    if (!gr || gr->state == GROUP_DEAD) return false;
+    fill_view(gr, out);
+    return true;
+}
+
+int st_groups_each_offset(const st_groups_t *g, const char *group_id,
+                          int (*fn)(void *ctx, const st_group_offset_view_t *offset), void *ctx) {
+    const group_t *gr = group_find((st_groups_t *)g, group_id);
+    if (!gr) return ST_ERR_NOT_FOUND;
+    for (int32_t i = 0; i < gr->offset_count; i++) {
+        st_group_offset_view_t v = {gr->offsets[i].topic, gr->offsets[i].partition, gr->offsets[i].offset};
+        if (fn(ctx, &v)) break;
+    }
+    return 0;
+}

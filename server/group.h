@@ -43,13 +43,27 @@ void st_groups_housekeeping(st_groups_t *g, int64_t now_ms);
 /* Kafka's partition for a group: abs(String.hashCode) % partitions. */
 int32_t st_group_partition_for(const char *group_id, int32_t partitions);
 
-/* Lag views for tools and metrics. */
+/* Read-only views for metrics and the HTTP lag endpoint. */
+typedef struct st_group_view {
+    const char *group_id;
+    const char *state;         /* "Empty", "Stable", ... */
+    const char *protocol_type;
+    int32_t member_count;
+    int32_t generation;
+} st_group_view_t;
 typedef struct st_group_offset_view {
     const char *topic;
     int32_t partition;
     int64_t offset;
 } st_group_offset_view_t;
 int32_t st_groups_count(const st_groups_t *g);
+/* Calls fn for every group; fn returns non-zero to stop. */
+void st_groups_each(const st_groups_t *g, int (*fn)(void *ctx, const st_group_view_t *group), void *ctx);
+/* Calls fn for every committed offset of `group_id`; 0, or ST_ERR_NOT_FOUND
+ * when the group is unknown. */
+int st_groups_each_offset(const st_groups_t *g, const char *group_id,
+                          int (*fn)(void *ctx, const st_group_offset_view_t *offset), void *ctx);
+bool st_groups_view(const st_groups_t *g, const char *group_id, st_group_view_t *out);
 
 int st_handle_find_coordinator(st_broker_t *b, st_request_t *req);
 int st_handle_join_group(st_broker_t *b, st_request_t *req);

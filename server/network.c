@@ -28,11 +28,34 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/server.h"
 
 #define CONN_READ_CHUNK_BYTES 65536
+
+const double st_metrics_latency_bounds_s[ST_METRICS_LATENCY_BUCKETS - 1] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+
+static int64_t monotonic_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void metrics_request_done(st_broker_t *b, const st_request_t *req) {
+    if (req->api_key < 0 || req->api_key >= ST_METRICS_API_MAX) return;
+    double s = (double)(monotonic_us() - req->received_us) / 1e6;
+    int k = 0;
+    while (k < ST_METRICS_LATENCY_BUCKETS - 1 && s > st_metrics_latency_bounds_s[k]) k++;
+    b->metrics.latency_buckets[req->api_key][k]++;
+    b->metrics.latency_sum_s[req->api_key] += s;
+}
+
+static void metrics_request_failed(st_broker_t *b, int16_t api_key) {
+    if (api_key >= 0 && api_key < ST_METRICS_API_MAX) b->metrics.errors[api_key]++;
+}
 #define CONN_IOV_MAX 64
 
 struct st_conn {
@@ -120,11 +143,13 @@ void st_request_respond(st_broker_t *b, st_request_t *req, const void *response_
     if (flexible && req->api_key != ST_API_API_VERSIONS) st_write_uvarint(w, 0);
     info->response_encode(w, req->api_version, response_body);
     st_writer_patch_i32(w, 0, (int32_t)(st_writer_total(w) - 4));
+    metrics_request_done(b, req);
     req->done = true;
     if (req->conn) st_conn_response_ready(b, req->conn);
 }
 
 void st_request_finish_silently(st_broker_t *b, st_request_t *req) {
+    metrics_request_done(b, req);
     req->done = true;
     req->no_response = true;
     if (req->conn) st_conn_response_ready(b, req->conn);
@@ -156,6 +181,8 @@ static bool conn_dispatch(st_conn_t *c, uint8_t *frame, int32_t len) {
     st_arena_init(&req->arena);
     req->conn = c;
     req->received_ms = st_loop_now_ms(b->loop);
+    req->received_us = monotonic_us();
+    b->metrics.bytes_in += (uint64_t)len + 4;
     {
         char host[72];
         size_t n = strcspn(c->peer, ":");
@@ -176,6 +203,7 @@ static bool conn_dispatch(st_conn_t *c, uint8_t *frame, int32_t len) {
     }
     const st_api_entry_t *entry = st_api_entry_find(req->api_key);
     const st_api_info_t *info = st_api_info_find(req->api_key);
+    if (entry && req->api_key < ST_METRICS_API_MAX) b->metrics.requests[req->api_key]++;
     if (!entry || !info) {
         ST_WARN("closing %s: unknown API key %d (correlation id %d)", c->peer, req->api_key, req->correlation_id);
         request_free(req);
@@ -214,12 +242,14 @@ static bool conn_dispatch(st_conn_t *c, uint8_t *frame, int32_t len) {
         }
         ST_WARN("closing %s: unsupported version %d of %s (supported %d-%d)", c->peer, req->api_version,
                 info->name, entry->min_version, entry->max_version);
+        metrics_request_failed(b, req->api_key);
         return false;
     }
     int rc = entry->handler(b, req);
     if (rc == ST_ERR_DECODE) {
         ST_WARN("closing %s: could not decode %s v%d request (correlation id %d, %zu bytes)", c->peer, info->name,
                 req->api_version, req->correlation_id, req->body_len);
+        metrics_request_failed(b, req->api_key);
         return false;
     }
     if (rc != 0 && !req->done) {
@@ -282,6 +312,7 @@ static bool conn_flush(st_conn_t *c) {
                     return false;
                 }
                 req->response_sent += (size_t)n;
+                c->broker->metrics.bytes_out += (uint64_t)n;
             }
         }
         c->head = req->next;
@@ -536,6 +567,7 @@ static void on_accept(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
         if (b->conns) b->conns->prev = c;
         b->conns = c;
         b->conn_count++;
+        b->metrics.connections_accepted++;
         st_loop_watch(loop, cfd, ST_EVENT_READABLE, conn_on_event, c);
         if (b->connections_max_idle_ms > 0)
             st_timer_start(loop, &c->idle_timer, b->connections_max_idle_ms, conn_idle_check, c);

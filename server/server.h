@@ -87,6 +87,7 @@ struct st_request {
     const uint8_t *body; /* in the arena */
     size_t body_len;
     int64_t received_ms;
+    int64_t received_us; /* monotonic, for the latency histogram */
     bool done;        /* response ready (or none to send) */
     bool no_response; /* acks=0 produce */
     st_writer_t response;
@@ -129,6 +130,22 @@ void st_request_release_detached(st_request_t *req);
 int st_request_decode(st_request_t *req, void *out);
 void *st_request_alloc_response(st_request_t *req);
 
+/* ---- metrics (counted by network.c, served by http.c) -------------------- */
+
+#define ST_METRICS_API_MAX 100
+#define ST_METRICS_LATENCY_BUCKETS 14
+extern const double st_metrics_latency_bounds_s[ST_METRICS_LATENCY_BUCKETS - 1];
+
+typedef struct st_metrics {
+    uint64_t requests[ST_METRICS_API_MAX];
+    uint64_t errors[ST_METRICS_API_MAX]; /* requests that closed their connection */
+    uint64_t latency_buckets[ST_METRICS_API_MAX][ST_METRICS_LATENCY_BUCKETS];
+    double latency_sum_s[ST_METRICS_API_MAX];
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    uint64_t connections_accepted;
+} st_metrics_t;
+
 /* ---- broker ---------------------------------------------------------------- */
 
 #define ST_TOPIC_BUCKETS 1024
@@ -155,6 +172,9 @@ struct st_broker {
     st_conn_t *conns;
     st_fetch_sessions_t *fetch_sessions;
     struct st_groups *groups; /* group coordinator (group.c) */
+    st_metrics_t metrics;
+    struct st_http *http;     /* metrics and lag over HTTP (http.c) */
+    int64_t started_wall_ms;
     /* limits, resolved once from config */
     int64_t socket_request_max_bytes;
     int32_t max_connections;
@@ -223,6 +243,10 @@ int st_network_listen(st_broker_t *b, const char *host, int port);
 void st_network_close_all(st_broker_t *b);
 /* Called when a request's response became ready (maybe later than the call). */
 void st_conn_response_ready(st_broker_t *b, st_conn_t *c);
+
+/* ---- HTTP: /metrics and /v1/groups/<group>/lag (http.c) ------------------ */
+int st_http_start(st_broker_t *b, const char *listeners);
+void st_http_stop(st_broker_t *b);
 
 /* ---- handlers -------------------------------------------------------------- */
 int st_handle_api_versions(st_broker_t *b, st_request_t *req);

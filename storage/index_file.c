@@ -100,7 +100,15 @@ void st_index_file_truncate_entries(st_index_file_t *f, int32_t n) {
 
 int st_index_file_flush(st_index_file_t *f) {
     if (f->fd < 0) return 0;
-    if (f->map && f->writable && msync(f->map, f->map_bytes, MS_SYNC) != 0) return ST_ERR_IO;
+    /* Only the pages holding entries: the rest of a preallocated map (10 MB
+     * by default) is zeros nobody reads, and walking it costs time. */
+    size_t used = (size_t)f->entries * (size_t)f->entry_bytes;
+    if (f->map && f->writable && used > 0) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        size_t len = (used + page - 1) / page * page;
+        if (len > f->map_bytes) len = f->map_bytes;
+        if (msync(f->map, len, MS_SYNC) != 0) return ST_ERR_IO;
+    }
     return fsync(f->fd) == 0 ? 0 : ST_ERR_IO;
 }
 

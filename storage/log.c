@@ -31,6 +31,16 @@ struct st_log {
     st_epoch_entry_t *epochs;
     int32_t epoch_count;
     int32_t epoch_cap;
+    /* What the recovery-point and log-start-offset files durably hold, -1
+     * when unknown: an unchanged value is not written again, so a log
+     * opened and closed without changes costs no fsync. */
+    int64_t recovery_point_on_disk;
+    int64_t start_offset_on_disk;
+    /* The clean-shutdown marker is still on disk: it is removed (durably)
+     * by begin_write, before the first change to a segment, not at open. */
+    bool clean_marker_on_disk;
+    /* Segment files changed since they were last fsynced. */
+    bool unsynced;
     bool failed;
 };
 
@@ -65,6 +75,41 @@ static st_segment_t *active(const st_log_t *log) { return log->segments[log->seg
 static int fail(st_log_t *log) {
     log->failed = true;
     return ST_ERR_KAFKA_STORAGE_ERROR;
+}
+
+/* Called before anything changes a segment file (append, roll, truncation,
+ * deletion, compaction, repairs at open). The clean-shutdown marker tells
+ * the next open that every segment is whole and fsynced, so it must be
+ * gone, durably, before a tail can tear; a log opened clean and never
+ * written keeps it and is still clean at the next open. */
+static int begin_write(st_log_t *log) {
+    if (log->clean_marker_on_disk) {
+        char marker[ST_FS_PATH_MAX];
+        if (st_fs_path(marker, "%s/%s", log->dir, ST_LOG_CLEAN_SHUTDOWN_FILE) || st_fs_unlink(marker) ||
+            st_fs_fsync_dir(log->dir))
+            return ST_ERR_IO;
+        log->clean_marker_on_disk = false;
+    }
+    log->unsynced = true;
+    return 0;
+}
+
+/* Checkpoint writes that skip a value the file already holds. The cached
+ * value is forgotten first, so a failed write is retried next time. */
+static int persist_recovery_point(st_log_t *log) {
+    if (log->recovery_point == log->recovery_point_on_disk) return 0;
+    log->recovery_point_on_disk = -1;
+    if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_RECOVERY_POINT, log->recovery_point)) return ST_ERR_IO;
+    log->recovery_point_on_disk = log->recovery_point;
+    return 0;
+}
+
+static int persist_start_offset(st_log_t *log) {
+    if (log->start_offset == log->start_offset_on_disk) return 0;
+    log->start_offset_on_disk = -1;
+    if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_LOG_START, log->start_offset)) return ST_ERR_IO;
+    log->start_offset_on_disk = log->start_offset;
+    return 0;
 }
 
 static int push_segment(st_log_t *log, st_segment_t *seg) {
@@ -287,7 +332,7 @@ static int delete_segments_from(st_log_t *log, int32_t from) {
 
 /* Replaces every segment with one empty segment at `offset`. */
 static int restart_at(st_log_t *log, int64_t offset, int64_t now_ms) {
-    if (delete_segments_from(log, 0)) return ST_ERR_IO;
+    if (begin_write(log) || delete_segments_from(log, 0)) return ST_ERR_IO;
     st_segment_t *seg;
     if (st_segment_create(log->dir, offset, log->cfg.index_bytes_max, now_ms, &seg)) return ST_ERR_IO;
     if (push_segment(log, seg)) {
@@ -322,6 +367,9 @@ static int load_segments(st_log_t *log, const int64_t *bases, int32_t count, boo
             int64_t cut;
             int rc = st_segment_recover(seg, cfg->index_interval_bytes, cfg->index_bytes_max, next_base, &cut);
             if (rc) return rc;
+            /* A cut changed the .log: it has to reach the disk before the
+             * next clean marker does. */
+            if (cut > 0 && begin_write(log)) return ST_ERR_IO;
             if (cut > 0 && !last) {
                 /* Everything after a bad batch is suspect. */
                 if (delete_segments_from(log, i + 1)) return ST_ERR_IO;
@@ -356,12 +404,24 @@ int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_
     char marker[ST_FS_PATH_MAX];
     if ((rc = st_fs_path(marker, "%s/%s", dir, ST_LOG_CLEAN_SHUTDOWN_FILE))) goto err_free_bases;
     bool clean = st_fs_exists(marker);
+    log->clean_marker_on_disk = clean;
     int64_t start = 0, recovery_point = 0;
-    if (st_checkpoint_read_offset(dir, ST_CHECKPOINT_LOG_START, &start) || start < 0) start = 0;
+    bool start_read = st_checkpoint_read_offset(dir, ST_CHECKPOINT_LOG_START, &start) == 0 && start >= 0;
+    if (!start_read) start = 0;
     /* A missing or unreadable recovery point means: recover everything. */
-    if (st_checkpoint_read_offset(dir, ST_CHECKPOINT_RECOVERY_POINT, &recovery_point) || recovery_point < 0)
-        recovery_point = 0;
+    bool recovery_point_read =
+        st_checkpoint_read_offset(dir, ST_CHECKPOINT_RECOVERY_POINT, &recovery_point) == 0 && recovery_point >= 0;
+    if (!recovery_point_read) recovery_point = 0;
     log->recovery_point = recovery_point;
+    /* After a clean shutdown what was read is durable: st_log_close makes
+     * every checkpoint durable before it writes the marker. After an unclean
+     * one a checkpoint may have been renamed into place without the
+     * directory fsync that follows, and the segments may hold writes that
+     * never reached the disk: everything is fsynced and rewritten once, as
+     * before the marker was kept lazily. */
+    log->recovery_point_on_disk = clean && recovery_point_read ? recovery_point : -1;
+    log->start_offset_on_disk = clean && start_read ? start : -1;
+    log->unsynced = !clean;
     if (st_checkpoint_read_epochs(dir, &log->epochs, &log->epoch_count) == 0) log->epoch_cap = log->epoch_count;
 
     if (count == 0) {
@@ -386,14 +446,11 @@ int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_
     bool epochs_changed = epochs_truncate_from_end(log, log->end_offset + 1);
     epochs_changed |= epochs_truncate_from_start(log, log->start_offset);
     if (epochs_changed && (rc = epochs_persist(log))) goto err_close_segments;
-    /* Only now is the marker gone: a crash from here on is unclean. */
-    if (clean && (st_fs_unlink(marker) || st_fs_fsync_dir(dir))) {
-        rc = ST_ERR_IO;
-        goto err_close_segments;
-    }
+    /* The marker stays until the first write (begin_write): a log that is
+     * opened and closed again without changes is still clean. */
     log->last_flush_ms = now_ms;
     /* Everything recovered is valid; make it durable so the recovery point
-     * can move to the end. */
+     * can move to the end (nothing to do after a clean shutdown). */
     if ((rc = st_log_flush(log))) goto err_close_segments;
     if ((rc = delete_below_start(log, now_ms)) < 0) goto err_close_segments;
     *out = log;
@@ -413,13 +470,18 @@ err_free_log:
 
 void st_log_close(st_log_t *log) {
     if (!log) return;
-    if (!log->failed && st_log_flush(log) == 0) {
-        /* Clean shutdown: trimmed indexes, recovery point at the end, then
-         * the marker that lets the next open skip rescanning. */
+    if (!log->failed) {
+        /* Clean shutdown: trimmed indexes, everything fsynced, recovery
+         * point at the end, then the marker that lets the next open skip
+         * rescanning. Each step is skipped when the disk already holds it,
+         * so a log that was not written since a clean open costs no fsync.
+         * The active segment's indexes need no fsync of their own: the next
+         * open rebuilds them from the .log whatever the marker says. */
         int rc = st_segment_make_inactive(active(log));
-        if (rc == 0) rc = st_segment_flush(active(log));
-        if (rc == 0) rc = st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_LOG_START, log->start_offset);
-        if (rc == 0) rc = st_fs_write_atomic(log->dir, ST_LOG_CLEAN_SHUTDOWN_FILE, "", 0);
+        if (rc == 0) rc = st_log_flush(log);
+        if (rc == 0) rc = persist_start_offset(log);
+        if (rc == 0 && !log->clean_marker_on_disk)
+            rc = st_fs_write_atomic(log->dir, ST_LOG_CLEAN_SHUTDOWN_FILE, "", 0);
         (void)rc; /* without the marker, the next open recovers */
     }
     close_segments(log);
@@ -450,10 +512,15 @@ int64_t st_log_size_bytes(const st_log_t *log) {
 
 /* ---- flushing ------------------------------------------------------------ */
 
-/* fsyncs segments holding offsets at or past the recovery point. */
+/* fsyncs segments holding offsets at or past the recovery point; nothing
+ * when no segment file changed since the last fsync and the recovery point
+ * is already at the end (a truncation keeps it there but sets unsynced). */
 static int flush_segments(st_log_t *log) {
-    for (int32_t i = segment_for(log, log->recovery_point); i < log->segment_count; i++)
-        if (st_segment_flush(log->segments[i])) return ST_ERR_IO;
+    if (log->unsynced || log->recovery_point < log->end_offset) {
+        for (int32_t i = segment_for(log, log->recovery_point); i < log->segment_count; i++)
+            if (st_segment_flush(log->segments[i])) return ST_ERR_IO;
+    }
+    log->unsynced = false;
     log->recovery_point = log->end_offset;
     return 0;
 }
@@ -461,7 +528,7 @@ static int flush_segments(st_log_t *log) {
 int st_log_flush(st_log_t *log) {
     if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
     if (flush_segments(log)) return fail(log);
-    if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_RECOVERY_POINT, log->recovery_point)) return fail(log);
+    if (persist_recovery_point(log)) return fail(log);
     return 0;
 }
 
@@ -481,7 +548,7 @@ int st_log_maybe_flush(st_log_t *log, int64_t now_ms) {
 static int roll(st_log_t *log, int64_t now_ms) {
     st_segment_t *old = active(log);
     int64_t base = log->end_offset;
-    if (st_segment_make_inactive(old) || st_segment_flush(old)) return fail(log);
+    if (begin_write(log) || st_segment_make_inactive(old) || st_segment_flush(old)) return fail(log);
     st_segment_t *seg;
     if (st_segment_create(log->dir, base, log->cfg.index_bytes_max, now_ms, &seg)) return fail(log);
     if (push_segment(log, seg)) {
@@ -489,9 +556,7 @@ static int roll(st_log_t *log, int64_t now_ms) {
         return fail(log);
     }
     log->recovery_point = base;
-    if (st_segment_flush(seg) || st_fs_fsync_dir(log->dir) ||
-        st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_RECOVERY_POINT, base))
-        return fail(log);
+    if (st_segment_flush(seg) || st_fs_fsync_dir(log->dir) || persist_recovery_point(log)) return fail(log);
     if (log->cfg.on_roll) log->cfg.on_roll(log->cfg.on_roll_ctx, base);
     return 0;
 }
@@ -527,6 +592,7 @@ int st_log_append(st_log_t *log, uint8_t *batches, size_t len, int32_t leader_ep
     }
     if (log_append_time) max_timestamp = now_ms;
     if (offsets > INT64_MAX - log->end_offset) return ST_ERR_CORRUPT_MESSAGE;
+    if (begin_write(log)) return fail(log);
     if (should_roll(log, len, max_timestamp, offsets, now_ms)) {
         int rc = roll(log, now_ms);
         if (rc) return rc;
@@ -657,6 +723,7 @@ int st_log_max_timestamp(st_log_t *log, int64_t *offset, int64_t *timestamp) {
  * and moves the start offset to the first one left. Returns n or an error. */
 static int delete_prefix(st_log_t *log, int32_t n, int64_t now_ms) {
     if (n <= 0) return 0;
+    if (begin_write(log)) return fail(log);
     if (n >= log->segment_count) {
         n = log->segment_count;
         int rc = roll(log, now_ms);
@@ -667,7 +734,7 @@ static int delete_prefix(st_log_t *log, int32_t n, int64_t now_ms) {
         /* The start offset is persisted before files go, so a crash in
          * between finds segments below it and deletes them again. */
         log->start_offset = new_start;
-        if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_LOG_START, new_start)) return fail(log);
+        if (persist_start_offset(log)) return fail(log);
         if (epochs_truncate_from_start(log, new_start) && epochs_persist(log)) return fail(log);
     }
     int rc = 0;
@@ -690,7 +757,7 @@ int st_log_delete_records(st_log_t *log, int64_t offset) {
     if (offset > log->end_offset || offset < 0) return ST_ERR_OFFSET_OUT_OF_RANGE;
     if (offset <= log->start_offset) return 0;
     log->start_offset = offset;
-    if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_LOG_START, offset)) return fail(log);
+    if (persist_start_offset(log)) return fail(log);
     if (epochs_truncate_from_start(log, offset) && epochs_persist(log)) return fail(log);
     /* Everything is gone: roll so the old active segment can go too. */
     if (offset == log->end_offset && active(log)->size_bytes > 0) {
@@ -737,6 +804,7 @@ int st_log_enforce_retention(st_log_t *log, int64_t now_ms) {
 
 /* Puts the cleaned file in place of segment i (see st_log_compact). */
 static int swap_in(st_log_t *log, int32_t i, const char *cleaned_path, int64_t kept_bytes, int64_t now_ms) {
+    if (begin_write(log)) return ST_ERR_IO;
     st_segment_t *seg = log->segments[i];
     int64_t base = seg->base_offset;
     int64_t next_base = log->segments[i + 1]->base_offset;
@@ -828,11 +896,12 @@ int st_log_truncate_to(st_log_t *log, int64_t offset) {
     if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
     if (offset < 0) return ST_ERR_OFFSET_OUT_OF_RANGE;
     if (offset >= log->end_offset) return 0;
+    if (begin_write(log)) return fail(log);
     int64_t now_ms = active(log)->created_ms;
     if (offset <= log->segments[0]->base_offset || offset < log->start_offset) {
         if (restart_at(log, offset, now_ms)) return fail(log);
         log->start_offset = offset;
-        if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_LOG_START, offset)) return fail(log);
+        if (persist_start_offset(log)) return fail(log);
     } else {
         int32_t keep = segment_for(log, offset) + 1;
         if (keep < log->segment_count && log->segments[keep - 1]->base_offset == offset) keep--;
@@ -844,7 +913,7 @@ int st_log_truncate_to(st_log_t *log, int64_t offset) {
         log->end_offset = offset;
     }
     if (log->recovery_point > offset) log->recovery_point = offset;
-    if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_RECOVERY_POINT, log->recovery_point)) return fail(log);
+    if (persist_recovery_point(log)) return fail(log);
     if (epochs_truncate_from_end(log, offset + 1) && epochs_persist(log)) return fail(log);
     return 0;
 }

@@ -118,6 +118,11 @@ struct st_producer_state {
     int32_t entries_cap;
     int32_t *slots; /* SLOT_EMPTY or an index into entries */
     int32_t slots_cap;
+    /* Snapshot bookkeeping (st_producer_state_dirty): the offset of the
+     * last snapshot written or loaded, -1 when none, and whether the state
+     * changed since. */
+    int64_t snapshot_offset;
+    bool dirty;
 };
 
 /* ---- sequence arithmetic (Kafka's DefaultRecordBatch.incrementSequence) ---- */
@@ -315,6 +320,8 @@ static void entry_info(const producer_entry_t *e, st_producer_info_t *out) {
 st_producer_state_t *st_producer_state_new(void) {
     st_producer_state_t *s = allocate_or_abort(sizeof *s);
     s->count = 0;
+    s->snapshot_offset = -1;
+    s->dirty = false;
     table_allocate(s, ENTRIES_CAP_MIN);
     return s;
 }
@@ -327,10 +334,19 @@ void st_producer_state_free(st_producer_state_t *s) {
 }
 
 void st_producer_state_clear(st_producer_state_t *s) {
+    if (s->count > 0) s->dirty = true;
     free(s->entries);
     free(s->slots);
     s->count = 0;
     table_allocate(s, ENTRIES_CAP_MIN);
+}
+
+bool st_producer_state_dirty(const st_producer_state_t *s) {
+    return s->dirty;
+}
+
+int64_t st_producer_state_snapshot_offset(const st_producer_state_t *s) {
+    return s->snapshot_offset;
 }
 
 int st_producer_state_check(const st_producer_state_t *s, const st_batch_header_t *h,
@@ -377,6 +393,7 @@ void st_producer_state_update(st_producer_state_t *s, const st_batch_header_t *h
                               int64_t first_offset, int64_t last_offset, int64_t now_ms) {
     PS_ASSERT(h->producer_id >= 0);
     PS_ASSERT(first_offset <= last_offset);
+    s->dirty = true;
     producer_entry_t *e = entry_lookup(s, h->producer_id);
     if (!e) {
         if (s->count == ST_PRODUCER_STATE_PRODUCERS_MAX) evict_least_recently_updated(s);
@@ -408,8 +425,10 @@ void st_producer_state_replay(st_producer_state_t *s, const st_batch_header_t *h
 void st_producer_state_expire(st_producer_state_t *s, int64_t now_ms, int64_t expiration_ms) {
     /* Downwards: entry_remove moves the last entry into the hole, and that
      * one has been looked at already. */
+    int32_t before = s->count;
     for (int32_t i = s->count - 1; i >= 0; i--)
         if (now_ms - s->entries[i].last_update_ms >= expiration_ms) entry_remove(s, i);
+    if (s->count != before) s->dirty = true;
     table_maybe_shrink(s);
     table_check(s);
 }
@@ -555,7 +574,7 @@ static void encode_snapshot(const st_producer_state_t *s, int64_t offset, st_wri
     st_writer_patch_i32(w, SNAPSHOT_CRC_AT, (int32_t)crc);
 }
 
-int st_producer_state_write_snapshot(const st_producer_state_t *s, const char *dir, int64_t offset) {
+int st_producer_state_write_snapshot(st_producer_state_t *s, const char *dir, int64_t offset) {
     PS_ASSERT(offset >= 0);
     char tmp_path[PATH_MAX], path[PATH_MAX];
     if (snapshot_path(tmp_path, sizeof tmp_path, dir, offset, SNAPSHOT_TMP_SUFFIX) != 0 ||
@@ -574,6 +593,10 @@ int st_producer_state_write_snapshot(const st_producer_state_t *s, const char *d
     if (close(fd) != 0) goto err_unlink_tmp;
     if (rename(tmp_path, path) != 0) goto err_unlink_tmp;
     rc = fsync_dir(dir);
+    if (rc == 0) {
+        s->snapshot_offset = offset;
+        s->dirty = false;
+    }
     st_writer_free(&w);
     return rc;
 
@@ -686,6 +709,7 @@ int st_producer_state_load(st_producer_state_t *s, const char *dir, int64_t max_
                            int64_t *snapshot_offset) {
     *snapshot_offset = 0;
     st_producer_state_clear(s);
+    s->snapshot_offset = -1;
     offset_list_t list;
     int rc = list_snapshots(dir, true, &list);
     if (rc != 0) goto done;
@@ -699,6 +723,7 @@ int st_producer_state_load(st_producer_state_t *s, const char *dir, int64_t max_
             table_check(loaded);
             state_swap(s, loaded);
             st_producer_state_free(loaded);
+            s->snapshot_offset = offset;
             *snapshot_offset = offset;
             goto done;
         }
@@ -718,6 +743,8 @@ int st_producer_state_load(st_producer_state_t *s, const char *dir, int64_t max_
 
 done:
     free(list.offsets);
+    /* Whatever was found (even nothing), s now matches what is on disk. */
+    s->dirty = false;
     return rc;
 }
 

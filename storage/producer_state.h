@@ -102,6 +102,17 @@ void st_producer_state_expire(st_producer_state_t *s, int64_t now_ms, int64_t ex
 
 int32_t st_producer_state_count(const st_producer_state_t *s);
 
+/* Snapshot bookkeeping, so an unchanged state is not written again (the
+ * broker's shutdown skips the snapshot when it would repeat the last one):
+ * st_producer_state_snapshot_offset is the offset of the last snapshot this
+ * state was written to (successfully, in any directory) or loaded from, -1
+ * when none; st_producer_state_dirty is true when the state changed since
+ * then: by update, replay, or an expire or clear that dropped producers.
+ * Both are reset by st_producer_state_load (dirty false, offset -1 when no
+ * snapshot was found). A new state is clean with offset -1. */
+bool st_producer_state_dirty(const st_producer_state_t *s);
+int64_t st_producer_state_snapshot_offset(const st_producer_state_t *s);
+
 /* What DescribeProducers reports for one producer. */
 typedef struct st_producer_info {
     int64_t producer_id;
@@ -124,9 +135,11 @@ bool st_producer_state_at(const st_producer_state_t *s, int32_t index, st_produc
  * them; `offset` is the log offset the state is valid up to (exclusive):
  * every recorded batch must lie below it (asserted).
  * Written to <name>.tmp, fsynced, renamed, then the directory fsynced.
- * Returns 0 or ST_ERR_IO (the temporary file is removed).
+ * On success the state is no longer dirty and remembers `offset` (see
+ * st_producer_state_dirty). Returns 0 or ST_ERR_IO (the temporary file is
+ * removed).
  */
-int st_producer_state_write_snapshot(const st_producer_state_t *s, const char *dir, int64_t offset);
+int st_producer_state_write_snapshot(st_producer_state_t *s, const char *dir, int64_t offset);
 
 /*
  * Replaces s with the newest valid snapshot whose offset <= max_offset and

@@ -141,13 +141,18 @@ def compress(codec, raw):
     raise ValueError(codec)
 
 
-def record_batch(values, codec="none", payload=None, bad_crc=False, count=None, length_delta=0):
-    """A magic-2 record batch; payload replaces the (compressed) records."""
+def record_batch(values, codec="none", payload=None, bad_crc=False, count=None, length_delta=0,
+                 consistent_count=False):
+    """A magic-2 record batch; payload replaces the (compressed) records.
+
+    count overrides the record count field; with consistent_count the last
+    offset delta agrees with it, so only the records themselves disagree."""
     ts = int(time.time() * 1000)
     records = b"".join(record(k, v) for k, v in enumerate(values))
     if payload is None:
         payload = compress(codec, records)
-    after_crc = (i16(COMPRESSION[codec]) + i32(len(values) - 1) + i64(ts) + i64(ts) + i64(-1) + i16(-1) + i32(-1)
+    last_offset_delta = (count if consistent_count else len(values)) - 1
+    after_crc = (i16(COMPRESSION[codec]) + i32(last_offset_delta) + i64(ts) + i64(ts) + i64(-1) + i16(-1) + i32(-1)
                  + i32(len(values) if count is None else count) + payload)
     crc = crc32c(after_crc)
     if bad_crc:
@@ -421,6 +426,7 @@ class Rig:
     def refuse(self, conn, records, allowed=(CORRUPT_MESSAGE,)):
         """A produce that must fail with one of allowed, connection kept."""
         _, _, err, base, msg = conn.produce(records)
+        print("  refused with error %d (%r)" % (err, msg))
         assert err in allowed, "got error %d (%r), expected one of %r" % (err, msg, allowed)
         conn.api_versions()  # still usable
 
@@ -592,6 +598,11 @@ def check_produce_corrupt():
             rig.refuse(c, record_batch(vals, count=5), allowed=(CORRUPT_MESSAGE, INVALID_RECORD))
             rig.refuse(c, record_batch(vals, count=2), allowed=(CORRUPT_MESSAGE, INVALID_RECORD))
             rig.refuse(c, record_batch(vals, codec="zstd", count=9), allowed=(CORRUPT_MESSAGE, INVALID_RECORD))
+            # Header self-consistent; the records are fewer / more than it says.
+            for codec in ("none", "lz4"):
+                for n in (5, 2):
+                    rig.refuse(c, record_batch(vals, codec, count=n, consistent_count=True),
+                               allowed=(CORRUPT_MESSAGE, INVALID_RECORD))
         rig.case("record count disagrees with the records", counts_lie, log_also=[TOPIC])
 
         def batch_length_lies(c):
@@ -609,6 +620,7 @@ def check_produce_corrupt():
             bomb = b"".join(z.compress(zeros) for _ in range(256)) + z.flush()
             vals = [b"BAD-bomb"]
             _, _, err, _, msg = c.produce(record_batch(vals, "zstd", payload=bomb))
+            print("  refused with error %d (%r)" % (err, msg))
             assert err != NONE, "a 256 MiB decompression bomb was accepted"
             c.api_versions()
         rss_before = rig.broker.rss_kib()
