@@ -8,8 +8,9 @@
  *     and the batches after the snapshot are replayed.
  *  2. A batch reaches the log only after it passed st_batch_validate and the
  *     producer-state check: no partial or invalid record is ever appended.
- *  3. A snapshot is written at every segment roll and at close, so replay
- *     after a crash covers at most one segment.
+ *  3. A snapshot is written at every segment roll and at close (unless the
+ *     newest one already holds the state at the log end), so replay after a
+ *     crash covers at most one segment.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,7 +132,10 @@ void st_partition_close(st_partition_t *p) {
     if (!p) return;
     if (p->log) {
         int64_t end = st_log_end_offset(p->log);
-        st_producer_state_write_snapshot(p->producers, p->dir, end);
+        /* A partition that was not written since it was opened already has
+         * its snapshot at the end: rewriting it would cost two fsyncs. */
+        if (st_producer_state_dirty(p->producers) || st_producer_state_snapshot_offset(p->producers) != end)
+            st_producer_state_write_snapshot(p->producers, p->dir, end);
         st_log_close(p->log);
     }
     st_producer_state_free(p->producers);
@@ -151,6 +155,45 @@ static void reject(const st_partition_t *p, st_produce_result_t *res, int error,
     res->error_message = message;
     ST_WARN("%s-%d: rejected a produced batch: %s%s%s", p->topic->name, p->index, st_err_name(error),
             message ? ": " : "", message ? message : "");
+}
+
+/*
+ * compression.type other than "producer": the broker stores the batch with
+ * the topic's codec, as Kafka does, keeping offsets deltas, timestamps,
+ * headers and the producer fields (so idempotence still holds). Returns the
+ * rewritten batch in arena memory, or NULL with *err set.
+ */
+static uint8_t *recompress(st_broker_t *b, st_arena_t *arena, const uint8_t *records, int32_t len,
+                           const st_batch_header_t *h, st_codec_t codec, int32_t *out_len, int *err) {
+    st_record_iter_t it;
+    *err = st_record_iter_init(&it, records, (size_t)len, b->decompressed_batch_max_bytes, arena);
+    if (*err != 0) return NULL;
+    st_batch_builder_t bb;
+    st_batch_builder_init(&bb, codec, 0);
+    bb.attributes_extra = (int16_t)(h->attributes & ~ST_BATCH_ATTR_CODEC_MASK);
+    bb.producer_id = h->producer_id;
+    bb.producer_epoch = h->producer_epoch;
+    bb.base_sequence = h->base_sequence;
+    st_record_t rec;
+    int more;
+    while ((more = st_record_iter_next(&it, &rec)) == 1)
+        st_batch_builder_add(&bb, rec.offset_delta, h->base_timestamp + rec.timestamp_delta, rec.key, rec.key_len,
+                             rec.value, rec.value_len, rec.headers, rec.header_count);
+    uint8_t *out = NULL;
+    if (more < 0) {
+        *err = ST_ERR_CORRUPT_MESSAGE;
+    } else {
+        st_writer_t w;
+        st_writer_init(&w, (size_t)len + 64);
+        *err = st_batch_builder_finish(&bb, &w);
+        if (*err == 0) {
+            out = st_arena_memdup(arena, w.data, w.len);
+            *out_len = (int32_t)w.len;
+        }
+        st_writer_free(&w);
+    }
+    st_batch_builder_free(&bb);
+    return out;
 }
 
 void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, uint8_t *records, int32_t len,
@@ -210,6 +253,16 @@ void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, 
             res->log_append_time_ms = s->log_append_time ? pc.duplicate_timestamp : -1;
             return;
         }
+    }
+
+    st_codec_t batch_codec = (st_codec_t)(h.attributes & ST_BATCH_ATTR_CODEC_MASK);
+    if (s->compression_type >= 0 && (st_codec_t)s->compression_type != batch_codec &&
+        !(h.attributes & ST_BATCH_ATTR_CONTROL)) {
+        int32_t new_len = 0;
+        uint8_t *rewritten = recompress(b, arena, records, len, &h, (st_codec_t)s->compression_type, &new_len, &err);
+        if (!rewritten) return reject(p, res, err > 0 ? err : ST_ERR_CORRUPT_MESSAGE, "Could not recompress the batch");
+        records = rewritten;
+        len = new_len;
     }
 
     st_log_append_result_t ar;

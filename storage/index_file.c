@@ -73,6 +73,9 @@ int st_index_file_make_writable(st_index_file_t *f, int32_t max_bytes) {
 
 int st_index_file_trim(st_index_file_t *f) {
     size_t bytes = (size_t)f->entries * (size_t)f->entry_bytes;
+    /* Already trimmed: read-only, mapped (or empty) at exactly its entries,
+     * which is the file's size. Nothing to do, not even an ftruncate. */
+    if (!f->writable && f->size_valid && f->map_bytes == bytes) return 0;
     unmap(f);
     f->writable = false;
     f->entries_max = f->entries;

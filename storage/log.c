@@ -94,6 +94,13 @@ static int begin_write(st_log_t *log) {
     return 0;
 }
 
+/* The active segment opened after a clean shutdown keeps read-only
+ * indexes until it is first written (no ftruncate or mmap of a 10 MB index
+ * for a partition that is only read). */
+static int make_writable(st_log_t *log) {
+    return st_segment_make_active(active(log), log->cfg.index_bytes_max);
+}
+
 /* Checkpoint writes that skip a value the file already holds. The cached
  * value is forgotten first, so a failed write is retried next time. */
 static int persist_recovery_point(st_log_t *log) {
@@ -364,8 +371,17 @@ static int load_segments(st_log_t *log, const int64_t *bases, int32_t count, boo
          * torn or unsynced tails (Kafka's LogLoader.recoverLog). */
         bool unflushed = !clean && next_base > log->recovery_point;
         if (last || unflushed || !seg->indexes_loaded_sane) {
+            /* After a clean shutdown the active segment is still checked
+             * batch by batch, but indexes that agree with it are kept as
+             * they are, read-only: nothing is written until the first
+             * append makes them writable. */
+            bool verified = false;
+            int rc = 0;
+            if (last && clean && seg->indexes_loaded_sane) rc = st_segment_verify(seg, next_base, &verified);
+            if (rc) return rc;
+            if (verified) continue;
             int64_t cut;
-            int rc = st_segment_recover(seg, cfg->index_interval_bytes, cfg->index_bytes_max, next_base, &cut);
+            rc = st_segment_recover(seg, cfg->index_interval_bytes, cfg->index_bytes_max, next_base, &cut);
             if (rc) return rc;
             /* A cut changed the .log: it has to reach the disk before the
              * next clean marker does. */
@@ -377,12 +393,10 @@ static int load_segments(st_log_t *log, const int64_t *bases, int32_t count, boo
             }
         }
     }
-    for (int32_t i = 0; i < log->segment_count; i++) {
-        st_segment_t *seg = log->segments[i];
-        int rc = i == log->segment_count - 1 ? st_segment_make_active(seg, cfg->index_bytes_max)
-                                             : st_segment_make_inactive(seg);
-        if (rc) return rc;
-    }
+    /* The active segment's indexes become writable at its first append
+     * (make_writable), or already are when it was rebuilt. */
+    for (int32_t i = 0; i + 1 < log->segment_count; i++)
+        if (st_segment_make_inactive(log->segments[i])) return ST_ERR_IO;
     return 0;
 }
 
@@ -592,7 +606,7 @@ int st_log_append(st_log_t *log, uint8_t *batches, size_t len, int32_t leader_ep
     }
     if (log_append_time) max_timestamp = now_ms;
     if (offsets > INT64_MAX - log->end_offset) return ST_ERR_CORRUPT_MESSAGE;
-    if (begin_write(log)) return fail(log);
+    if (begin_write(log) || make_writable(log)) return fail(log);
     if (should_roll(log, len, max_timestamp, offsets, now_ms)) {
         int rc = roll(log, now_ms);
         if (rc) return rc;

@@ -20,12 +20,19 @@
  * recovers from what is on disk. Reads still work.
  *
  * Invariants:
- *  1. At least one segment exists; the last one is active (writable
- *     indexes), the others are inactive.
+ *  1. At least one segment exists; the last one is active, the others are
+ *     inactive. The active one's indexes are writable from its first
+ *     change on; after a clean open they stay read-only until then.
  *  2. Segment base offsets strictly increase; each segment's offsets lie
  *     below the next segment's base offset.
  *  3. segments[0].base_offset <= start_offset <= end_offset.
  *  4. recovery_point <= end_offset; everything below it has been fsynced.
+ *  6. While the clean-shutdown marker exists, every segment file is whole
+ *     and fsynced: it is removed, and the directory fsynced, before the
+ *     first change to a segment after open (not at open: a log opened and
+ *     closed without changes stays clean, and its close writes nothing).
+ *  7. A checkpoint file is rewritten only when its value changed since it
+ *     was last read (after a clean shutdown) or written.
  *  5. Leader epochs increase strictly, start offsets never decrease, and all
  *     start offsets are < end_offset or equal to it for the latest epoch.
  *
@@ -75,12 +82,17 @@ void st_log_config_default(st_log_config_t *cfg);
  * clean-shutdown marker written by st_log_close) are scanned batch by batch
  * (header sane, magic 2, CRC valid, offsets increasing); the first bad or
  * torn batch and everything after it is truncated away; missing, corrupt or
- * inconsistent indexes are rebuilt; leftovers of an interrupted compaction
- * are finished or removed. On success the caller owns *out and releases it
+ * inconsistent indexes are rebuilt (after a clean shutdown, indexes that
+ * agree with the scan are kept untouched); after an unclean shutdown
+ * everything is fsynced so the recovery point can move to the end. Opening
+ * an intact, cleanly closed log writes nothing; leftovers of an interrupted
+ * compaction are finished or removed. On success the caller owns *out and releases it
  * with st_log_close or st_log_delete. Returns 0, ST_ERR_INVALID_CONFIG or an
  * I/O error. */
 int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_log_t **out);
-/* Flushes, writes the clean-shutdown marker, frees. NULL is a no-op. */
+/* Flushes, writes the clean-shutdown marker, frees; each step only when the
+ * disk does not hold it yet (no fsync for a log unchanged since a clean
+ * open). NULL is a no-op. */
 void st_log_close(st_log_t *log);
 /* AlterConfigs at run time; index sizes apply from the next roll.
  * ST_ERR_INVALID_CONFIG on values outside Kafka's ranges. */

@@ -9,6 +9,10 @@ static void entry_at(const st_offset_index_t *idx, int32_t i, int64_t *offset, i
     *position = st_get_i32be(e + 4);
 }
 
+void st_offset_index_entry(const st_offset_index_t *idx, int32_t i, int64_t *offset, int64_t *position) {
+    entry_at(idx, i, offset, position);
+}
+
 int st_offset_index_open(st_offset_index_t *idx, const char *path, int64_t base_offset, bool *created) {
     idx->base_offset = base_offset;
     return st_index_file_open(&idx->file, path, ST_OFFSET_INDEX_ENTRY_BYTES, created);

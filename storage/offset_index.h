@@ -39,5 +39,7 @@ static inline bool st_offset_index_full(const st_offset_index_t *idx) {
     return idx->file.entries >= idx->file.entries_max;
 }
 static inline int32_t st_offset_index_entries(const st_offset_index_t *idx) { return idx->file.entries; }
+/* Entry i (< entries) as {offset, position}. */
+void st_offset_index_entry(const st_offset_index_t *idx, int32_t i, int64_t *offset, int64_t *position);
 
 #endif

@@ -299,6 +299,88 @@ int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t 
     return 0;
 }
 
+int st_segment_verify(st_segment_t *seg, int64_t offset_limit, bool *verified) {
+    *verified = false;
+    struct stat st;
+    if (fstat(seg->fd, &st) != 0) return ST_ERR_IO;
+    uint8_t *chunk = malloc(SEGMENT_CRC_CHUNK_BYTES);
+    header_scanner_t *sc = malloc(sizeof *sc);
+    if (!chunk || !sc) {
+        free(chunk);
+        free(sc);
+        return ST_ERR_NO_MEMORY;
+    }
+    seg->size_bytes = st.st_size;
+    scanner_init(sc, seg, 0);
+    int32_t offset_entries = st_offset_index_entries(&seg->offset_index);
+    int32_t time_entries = seg->time_index.file.entries;
+    int32_t next_offset_entry = 0, next_time_entry = 0;
+    int64_t next_offset = seg->base_offset, max_timestamp = -1, offset_of_max_timestamp = -1;
+    int64_t first_batch_timestamp = -1, last_indexed_position = -1;
+    int rc = 0;
+    bool agree = true;
+    for (;;) {
+        st_batch_header_t h;
+        int got = scanner_peek(sc, &h);
+        if (got <= 0) {
+            /* The end, or a torn or garbled header: recover decides. */
+            if (got == ST_ERR_IO) rc = ST_ERR_IO;
+            agree = got == 0;
+            break;
+        }
+        int64_t last = st_batch_last_offset(&h);
+        bool ok;
+        if (h.base_offset < next_offset || last >= offset_limit || last - seg->base_offset > INT32_MAX ||
+            (rc = batch_crc_matches(seg, sc->position, &h, chunk, &ok)) != 0 || !ok) {
+            agree = false;
+            break;
+        }
+        if (first_batch_timestamp < 0 && sc->position == 0) first_batch_timestamp = h.max_timestamp;
+        if (h.max_timestamp > max_timestamp) {
+            max_timestamp = h.max_timestamp;
+            offset_of_max_timestamp = last;
+        }
+        /* Offset-index entries name batch starts, in order. */
+        if (next_offset_entry < offset_entries) {
+            int64_t off, pos;
+            st_offset_index_entry(&seg->offset_index, next_offset_entry, &off, &pos);
+            if (pos < sc->position) agree = false;
+            if (pos == sc->position) {
+                if (off != last) agree = false;
+                last_indexed_position = pos;
+                next_offset_entry++;
+            }
+        }
+        /* Time-index entries hold the largest timestamp so far and the
+         * batch carrying it. */
+        while (agree && next_time_entry < time_entries) {
+            int64_t ts, off;
+            st_time_index_entry(&seg->time_index, next_time_entry, &ts, &off);
+            if (off > last) break;
+            if (off < last || ts != max_timestamp || offset_of_max_timestamp != last) agree = false;
+            next_time_entry++;
+        }
+        if (!agree) break;
+        next_offset = last + 1;
+        sc->position += st_batch_total_bytes(&h);
+    }
+    bool whole = agree && sc->position == seg->size_bytes && next_offset_entry == offset_entries &&
+                 next_time_entry == time_entries;
+    int64_t end_position = sc->position;
+    free(sc);
+    free(chunk);
+    if (rc) return rc;
+    if (!whole) return 0;
+    seg->next_offset = next_offset;
+    seg->max_timestamp = max_timestamp;
+    seg->offset_of_max_timestamp = offset_of_max_timestamp;
+    seg->first_batch_timestamp = first_batch_timestamp;
+    /* As note_batch counts: the bytes from the last indexed batch on. */
+    seg->bytes_since_index_entry = last_indexed_position >= 0 ? end_position - last_indexed_position : end_position;
+    *verified = true;
+    return 0;
+}
+
 int st_segment_make_active(st_segment_t *seg, int32_t index_bytes_max) {
     if (!seg->offset_index.file.writable &&
         st_index_file_make_writable(&seg->offset_index.file, index_bytes_max))

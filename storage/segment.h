@@ -75,6 +75,19 @@ int st_segment_open(const char *dir, int64_t base_offset, int64_t next_offset_bo
  */
 int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t index_bytes_max,
                        int64_t offset_limit, int64_t *truncated_bytes);
+/*
+ * For the active segment after a clean shutdown: checks the .log as
+ * st_segment_recover does (every batch whole with a sane header and a valid
+ * CRC, offsets increasing and below offset_limit, nothing after the last
+ * batch) and that the loaded indexes agree with it (each offset-index entry
+ * names a batch start and that batch's last offset; each time-index entry
+ * the largest timestamp so far and the batch carrying it), without writing
+ * anything. *verified true: next_offset, the timestamps and the index
+ * bookkeeping are set as a rebuild would set them, and the indexes stay
+ * read-only (st_segment_make_active before appending). false: call
+ * st_segment_recover. Returns 0 or ST_ERR_IO / ST_ERR_NO_MEMORY.
+ */
+int st_segment_verify(st_segment_t *seg, int64_t offset_limit, bool *verified);
 int st_segment_make_active(st_segment_t *seg, int32_t index_bytes_max);
 int st_segment_make_inactive(st_segment_t *seg);
 

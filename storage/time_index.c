@@ -9,6 +9,10 @@ static void entry_at(const st_time_index_t *idx, int32_t i, int64_t *timestamp, 
     *offset = idx->base_offset + st_get_i32be(e + 8);
 }
 
+void st_time_index_entry(const st_time_index_t *idx, int32_t i, int64_t *timestamp, int64_t *offset) {
+    entry_at(idx, i, timestamp, offset);
+}
+
 int st_time_index_open(st_time_index_t *idx, const char *path, int64_t base_offset, bool *created) {
     idx->base_offset = base_offset;
     return st_index_file_open(&idx->file, path, ST_TIME_INDEX_ENTRY_BYTES, created);

@@ -30,6 +30,8 @@ void st_time_index_close(st_time_index_t *idx);
 bool st_time_index_sane(const st_time_index_t *idx, int64_t next_offset);
 /* Last entry, or false when empty. */
 bool st_time_index_last(const st_time_index_t *idx, int64_t *timestamp, int64_t *offset);
+/* Entry i (< the file's entries) as {timestamp, offset}. */
+void st_time_index_entry(const st_time_index_t *idx, int32_t i, int64_t *timestamp, int64_t *offset);
 /* Offset of the last entry whose timestamp is < target (every record at or
  * before it is older than target), or base_offset when there is none. */
 int64_t st_time_index_lookup(const st_time_index_t *idx, int64_t target);

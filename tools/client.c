@@ -1323,9 +1323,16 @@ static int fetcher_poll_leader(st_fetcher_t *f, int32_t leader, st_fetcher_recor
                 break;
             }
             fp->high_watermark = pd->high_watermark;
+            int64_t before = fp->position;
             if (pd->records.len > 0 &&
                 !fetcher_deliver(f, fp, pd->records.ptr, (size_t)pd->records.len, fn, opaque, delivered, &error))
                 if (error == 0) *stop = true;
+            /* Only part of one batch came back (a broker without KIP-74):
+             * ask for more next time, up to fetch_bytes_max. */
+            if (error == 0 && !*stop && pd->records.len > 0 && fp->position == before &&
+                f->partition_bytes_max < f->fetch_bytes_max)
+                f->partition_bytes_max = f->partition_bytes_max > f->fetch_bytes_max / 2 ? f->fetch_bytes_max
+                                                                                         : f->partition_bytes_max * 2;
         }
     }
     st_arena_free(&arena);

@@ -737,6 +737,66 @@ static void test_prune_snapshots(void **state) {
     remove_dir(dir);
 }
 
+/* The broker rewrites a snapshot at shutdown only when the state changed
+ * since the last snapshot written or loaded, or sits at another offset. */
+static void test_dirty_tracks_changes_since_snapshot(void **state) {
+    (void)state;
+    char *dir = make_dir();
+    st_producer_state_t *s = st_producer_state_new();
+    assert_false(st_producer_state_dirty(s));
+    assert_int_equal(st_producer_state_snapshot_offset(s), -1);
+
+    int64_t next = 0;
+    append_ok(s, batch(PID, 0, 0, 2), &next, NOW_MS);
+    assert_true(st_producer_state_dirty(s));
+    assert_int_equal(st_producer_state_write_snapshot(s, dir, next), 0);
+    assert_false(st_producer_state_dirty(s));
+    assert_int_equal(st_producer_state_snapshot_offset(s), next);
+    /* A failed write changes nothing. */
+    append_ok(s, batch(PID, 0, 2, 1), &next, NOW_MS + 1);
+    assert_int_equal(st_producer_state_write_snapshot(s, "/nonexistent/strata/dir", next), ST_ERR_IO);
+    assert_true(st_producer_state_dirty(s));
+    assert_int_equal(st_producer_state_snapshot_offset(s), 2);
+
+    /* Replay, and an expire or clear that drops producers, make it dirty;
+     * an expire that drops nothing does not. */
+    st_producer_state_t *loaded = st_producer_state_new();
+    int64_t offset = -1;
+    assert_int_equal(st_producer_state_load(loaded, dir, 1000, &offset), 0);
+    assert_int_equal(offset, 2);
+    assert_false(st_producer_state_dirty(loaded));
+    assert_int_equal(st_producer_state_snapshot_offset(loaded), 2);
+    st_producer_state_expire(loaded, NOW_MS + 10, ST_PRODUCER_ID_EXPIRATION_MS_DEFAULT);
+    assert_false(st_producer_state_dirty(loaded));
+    st_batch_header_t h = batch(PID, 0, 2, 1);
+    h.base_offset = 2;
+    st_producer_state_replay(loaded, &h, NOW_MS + 1);
+    assert_true(st_producer_state_dirty(loaded));
+    assert_int_equal(st_producer_state_load(loaded, dir, 1000, &offset), 0);
+    assert_false(st_producer_state_dirty(loaded));
+    st_producer_state_expire(loaded, NOW_MS + ST_PRODUCER_ID_EXPIRATION_MS_DEFAULT, ST_PRODUCER_ID_EXPIRATION_MS_DEFAULT);
+    assert_int_equal(st_producer_state_count(loaded), 0);
+    assert_true(st_producer_state_dirty(loaded));
+    assert_int_equal(st_producer_state_load(loaded, dir, 1000, &offset), 0);
+    st_producer_state_clear(loaded);
+    assert_true(st_producer_state_dirty(loaded));
+    /* Clearing an empty state changes nothing. */
+    assert_int_equal(st_producer_state_write_snapshot(loaded, dir, 5), 0);
+    st_producer_state_clear(loaded);
+    assert_false(st_producer_state_dirty(loaded));
+
+    /* A load that finds no snapshot leaves an empty, clean state that
+     * remembers none. */
+    assert_int_equal(st_producer_state_load(loaded, dir, 1, &offset), 0);
+    assert_int_equal(offset, 0);
+    assert_false(st_producer_state_dirty(loaded));
+    assert_int_equal(st_producer_state_snapshot_offset(loaded), -1);
+
+    st_producer_state_free(loaded);
+    st_producer_state_free(s);
+    remove_dir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_sequence_appends),
@@ -760,6 +820,7 @@ int main(void) {
         cmocka_unit_test(test_snapshot_load_empty_missing_and_stray_files),
         cmocka_unit_test(test_delete_snapshots),
         cmocka_unit_test(test_prune_snapshots),
+        cmocka_unit_test(test_dirty_tracks_changes_since_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Writes docs/configuration.md from the config tables in server/config.c,
+so the reference cannot drift from what the broker accepts.
+Usage: tools/config_doc.py > docs/configuration.md"""
+import re
+import sys
+import os
+
+src = open(os.path.join(os.path.dirname(__file__), "..", "server", "config.c")).read()
+TYPES = {"T_INT": "int", "T_LONG": "long", "T_STR": "string", "T_LIST": "list", "T_BOOL": "boolean",
+         "T_DBL": "double", "T_PASS": "password", "T_SHORT": "short"}
+
+
+def table(name):
+    m = re.search(r"static const \w+ %s\[\] = \{(.*?)\n\};" % name, src, re.S)
+    return m.group(1) if m else ""
+
+
+def cell(s):
+    return s.replace("|", "\\|")
+
+
+print("# Configuration\n")
+print("`strata-server <server.properties> [--override key=value ...]` reads Kafka's")
+print("`server.properties` format (`key=value` or `key: value`, `#`/`!` comments,")
+print("backslash continuations); overrides win. Names and defaults are Kafka's;")
+print("keys Strata does not know are logged once at start and otherwise ignored.")
+print("This page is generated from `server/config.c` by `tools/config_doc.py`.\n")
+print("## Broker\n")
+print("| key | type | default | meaning |")
+print("|---|---|---|---|")
+for m in re.finditer(r'\{"([^"]+)", (T_\w+), ("(?:[^"\\]|\\.)*"|NULL), [^"]*?"((?:[^"\\]|\\.)*)"\}', table("k_broker")):
+    key, typ, default, doc = m.groups()
+    default = "" if default == "NULL" else default.strip('"')
+    print("| `%s` | %s | `%s` | %s |" % (key, TYPES.get(typ, typ), cell(default), cell(doc)))
+print("\n## Topic (CreateTopics `--config`, AlterConfigs)\n")
+print("Each topic key defaults to the broker key it is a synonym of.\n")
+print("| key | type | broker default from | meaning |")
+print("|---|---|---|---|")
+for m in re.finditer(r'\{\{"([^"]+)", (T_\w+), [^"]*?"((?:[^"\\]|\\.)*)"\}, \{([^}]*)\}', table("k_topic")):
+    key, typ, doc, syn = m.groups()
+    syns = ", ".join("`%s`" % s.strip().strip('"') for s in syn.split(",") if s.strip())
+    print("| `%s` | %s | %s | %s |" % (key, TYPES.get(typ, typ), syns, cell(doc)))
