@@ -556,6 +556,11 @@ static void remove_orphan_dirs(st_broker_t *b) {
 
 static void housekeeping(st_loop_t *loop, void *ctx);
 
+static void before_sleep(st_loop_t *loop, void *ctx) {
+    (void)loop;
+    st_network_before_sleep(ctx);
+}
+
 typedef struct housekeeping_ctx {
     st_broker_t *b;
     int64_t now;
@@ -659,6 +664,7 @@ int st_broker_start(st_broker_t *b, st_config_t *config) {
             b->cluster_id, listen_host, listen_port, b->topic_count, b->data_dir);
     free(listen_host);
     st_timer_start(b->loop, &b->housekeeping_timer, 100, housekeeping, b);
+    st_loop_set_before_sleep(b->loop, before_sleep, b);
     return 0;
 
 err_free_listener:

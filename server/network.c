@@ -75,6 +75,8 @@ struct st_conn {
     bool paused;
     bool want_write;
     bool closing;
+    bool flush_pending; /* on the broker's flush list */
+    st_conn_t *flush_next;
     int64_t last_active_ms;
     st_timer_t idle_timer;
     st_conn_t *prev;
@@ -409,7 +411,7 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
                 size_t consumed = 0;
                 bool ok = conn_process_frame_bytes(c, c->rbuf + c->rbuf_pos, c->rbuf_len - c->rbuf_pos, &consumed);
                 c->rbuf_pos += consumed;
-                if (!ok) {
+                if (!ok || c->closing) {
                     conn_close(c, NULL);
                     return;
                 }
@@ -435,11 +437,9 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
             size_t consumed = 0;
             bool ok = conn_process_frame_bytes(c, c->rbuf, c->rbuf_len, &consumed);
             c->rbuf_pos = consumed;
-            if (!ok) {
-                if (!conn_flush(c)) {
-                    conn_close(c, NULL);
-                    return;
-                }
+            if (!ok || c->closing) {
+                /* Answers already made go out before the close. */
+                if (!c->closing) conn_flush(c);
                 conn_close(c, NULL);
                 return;
             }
@@ -464,9 +464,19 @@ static void conn_update_watch(st_conn_t *c) {
         st_loop_unwatch(b->loop, c->fd);
 }
 
+/* Responses that become ready while a handler runs (or from a timer, or
+ * from another connection's produce waking a fetch) are written in the
+ * loop's before-sleep hook, never from inside the handler: writing may fail
+ * and close the connection, which must not happen under a caller that is
+ * still using it. It also batches the writes of one loop iteration. */
 void st_conn_response_ready(st_broker_t *b, st_conn_t *c) {
-    (void)b;
-    if (c->closing) return;
+    if (c->closing || c->flush_pending) return;
+    c->flush_pending = true;
+    c->flush_next = b->flush_list;
+    b->flush_list = c;
+}
+
+static void conn_resume(st_conn_t *c) {
     bool was_paused = c->paused;
     if (!conn_flush(c)) {
         conn_close(c, NULL);
@@ -477,12 +487,35 @@ void st_conn_response_ready(st_broker_t *b, st_conn_t *c) {
     if (was_paused && !c->paused && c->rbuf_pos < c->rbuf_len) {
         size_t consumed = 0;
         bool ok = conn_process_frame_bytes(c, c->rbuf + c->rbuf_pos, c->rbuf_len - c->rbuf_pos, &consumed);
+        if (c->closing) return;
         c->rbuf_pos += consumed;
         if (!ok || !conn_flush(c)) {
             conn_close(c, NULL);
             return;
         }
         conn_update_watch(c);
+    }
+}
+
+void st_network_before_sleep(st_broker_t *b) {
+    /* Resuming a paused connection can make more responses ready: repeat
+     * until nothing is left, so the loop never sleeps on a ready response. */
+    for (int pass = 0; pass < 64 && b->flush_list; pass++) {
+        st_conn_t *list = b->flush_list;
+        b->flush_list = NULL;
+        while (list) {
+            st_conn_t *c = list;
+            list = c->flush_next;
+            c->flush_pending = false;
+            if (!c->closing) conn_resume(c);
+        }
+    }
+    while (b->dead_conns) {
+        st_conn_t *c = b->dead_conns;
+        b->dead_conns = c->next;
+        free(c->frame);
+        free(c->rbuf);
+        free(c);
     }
 }
 
@@ -499,15 +532,20 @@ static void conn_idle_check(st_loop_t *loop, void *ctx) {
     st_timer_start(loop, &c->idle_timer, next > 1000 ? next : 1000, conn_idle_check, c);
 }
 
+/* Closes the socket and drops the connection's requests at once; the
+ * struct itself is freed in the before-sleep hook, so callers up the stack
+ * may still look at c->closing. */
 static void conn_close(st_conn_t *c, const char *why) {
+    if (c->closing) return;
     st_broker_t *b = c->broker;
     if (why) ST_INFO("closing %s: %s", c->peer, why);
     c->closing = true;
     st_timer_stop(b->loop, &c->idle_timer);
     st_loop_unwatch(b->loop, c->fd);
     close(c->fd);
-    /* Requests still parked (long-poll fetch) are detached: their owner
-     * frees them when it completes them. */
+    c->fd = -1;
+    /* Requests still parked (long-poll fetch, group join) are detached:
+     * their owner frees them when it completes them. */
     st_request_t *req = c->head;
     while (req) {
         st_request_t *next = req->next;
@@ -519,15 +557,16 @@ static void conn_close(st_conn_t *c, const char *why) {
         req = next;
     }
     c->head = c->tail = NULL;
-    free(c->frame);
-    free(c->rbuf);
+    c->queued = 0;
     if (c->prev)
         c->prev->next = c->next;
     else
         b->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     b->conn_count--;
-    free(c);
+    c->prev = NULL;
+    c->next = b->dead_conns;
+    b->dead_conns = c;
 }
 
 void st_request_release_detached(st_request_t *req) { request_free(req); }
@@ -612,4 +651,5 @@ void st_network_close_all(st_broker_t *b) {
         conn_flush(b->conns);
         conn_close(b->conns, NULL);
     }
+    st_network_before_sleep(b);
 }

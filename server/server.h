@@ -170,6 +170,8 @@ struct st_broker {
     /* connections */
     int32_t conn_count;
     st_conn_t *conns;
+    st_conn_t *flush_list; /* connections with responses to write (network.c) */
+    st_conn_t *dead_conns; /* closed, freed in the before-sleep hook */
     st_fetch_sessions_t *fetch_sessions;
     struct st_groups *groups; /* group coordinator (group.c) */
     st_metrics_t metrics;
@@ -241,6 +243,9 @@ void st_fetch_sessions_free(st_fetch_sessions_t *s);
 /* ---- network (network.c) --------------------------------------------------- */
 int st_network_listen(st_broker_t *b, const char *host, int port);
 void st_network_close_all(st_broker_t *b);
+/* Writes ready responses and frees closed connections; runs once per loop
+ * iteration before the loop sleeps. */
+void st_network_before_sleep(st_broker_t *b);
 /* Called when a request's response became ready (maybe later than the call). */
 void st_conn_response_ready(st_broker_t *b, st_conn_t *c);
 

@@ -490,7 +490,8 @@ void st_log_close(st_log_t *log) {
          * rescanning. Each step is skipped when the disk already holds it,
          * so a log that was not written since a clean open costs no fsync.
          * The active segment's indexes need no fsync of their own: the next
-         * open rebuilds them from the .log whatever the marker says. */
+         * open checks them against the .log (st_segment_verify) whatever the
+         * marker says, and rebuilds them when they disagree. */
         int rc = st_segment_make_inactive(active(log));
         if (rc == 0) rc = st_log_flush(log);
         if (rc == 0) rc = persist_start_offset(log);

@@ -180,7 +180,9 @@ int st_log_enforce_retention(st_log_t *log, int64_t now_ms);
  * segment's keys do not fit the cleaner's map). */
 int st_log_compact(st_log_t *log, int64_t now_ms);
 
-int st_log_flush(st_log_t *log);                       /* fsync log + indexes up to end, advance recovery point */
+/* fsync log + indexes up to end, advance recovery point; no I/O when nothing
+ * changed since the last flush. */
+int st_log_flush(st_log_t *log);
 int st_log_maybe_flush(st_log_t *log, int64_t now_ms); /* fsync if flush.ms elapsed since last flush */
 /* Drops everything >= offset (replication). Whole batches go: a batch that
  * holds `offset` is removed entirely and the end offset becomes `offset`.

@@ -18,9 +18,12 @@ Then Strata alone: idle RSS (VmRSS 1 s after start with one topic) and the
 time from exec to accepting a TCP connection (median of 10), with an empty
 data dir and again with an existing one.
 
+The broker binary is copied to a temp dir at start and that copy is run
+throughout, so a rebuild of the tree during a long run cannot mix builds.
 Every child is started here, stopped by its PID, and bounded by a timeout.
 """
 import argparse
+import hashlib
 import os
 import select
 import shutil
@@ -82,8 +85,8 @@ def stop_process(proc):
 class Strata:
     label = "strata"
 
-    def __init__(self, build, overrides=None, data_dir=None):
-        self.server = os.path.join(build, "server", "strata-server")
+    def __init__(self, server, overrides=None, data_dir=None):
+        self.server = server
         self.overrides = dict(overrides or {})
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="strata-bench-")
@@ -230,7 +233,7 @@ class Runner:
         topic = "bench-%d-%d" % (os.getpid(), self.seq)
         parts = row["partitions"]
         if which == "strata":
-            broker = Strata(self.args.build, {"num.partitions": parts})
+            broker = Strata(self.args.server, {"num.partitions": parts})
         else:
             broker = Mock(self.args.build, [(topic, parts)])
         try:
@@ -362,7 +365,7 @@ def print_tables(rows, results, rounds):
 def measure_idle_rss(runner, samples):
     values = []
     for _ in range(samples):
-        broker = Strata(runner.args.build)
+        broker = Strata(runner.args.server)
         try:
             broker.start()
             cmd = runner.bench_cmd("topic", broker.bootstrap, "idle", "strata", ["-p", "1"])
@@ -383,7 +386,7 @@ def measure_startup(runner, samples):
     data dir with one topic (a restart)."""
     empty, restart = [], []
     for _ in range(samples):
-        broker = Strata(runner.args.build)
+        broker = Strata(runner.args.server)
         try:
             t0 = broker.spawn()
             wait_listening(broker.proc, broker.port, START_TIMEOUT_S)
@@ -411,15 +414,33 @@ def main():
     ap.add_argument("--raw", default=None, help="append every bench output line to FILE")
     ap.add_argument("--build", default=os.environ.get("STRATA_BUILD",
                                                       os.path.join(ROOT, "build")))
+    ap.add_argument("--server", default=None,
+                    help="strata-server binary (default: BUILD/server/strata-server)")
     args = ap.parse_args()
     runner = Runner(args)
 
+    server = args.server or os.path.join(args.build, "server", "strata-server")
     for path in (runner.bench, os.path.join(args.build, "tests", "bench", "mock_cluster"),
-                 os.path.join(args.build, "server", "strata-server")):
+                 server):
         if not os.access(path, os.X_OK):
             sys.exit("missing %s: build with ninja -C %s" % (path, args.build))
+    snapshot_dir = tempfile.mkdtemp(prefix="strata-bench-bin-")
+    try:
+        args.server = os.path.join(snapshot_dir, "strata-server")
+        shutil.copy2(server, args.server)
+        run_all(args, runner, server)
+    finally:
+        shutil.rmtree(snapshot_dir, ignore_errors=True)
 
-    print("Machine: %d CPUs, %s\n" % (os.cpu_count(), cpu_model()))
+
+def run_all(args, runner, server_origin):
+    with open(args.server, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    print("Machine: %d CPUs, %s; load average %s" % (
+        os.cpu_count(), cpu_model(), " ".join("%.2f" % x for x in os.getloadavg())))
+    print("Broker: %s (sha256 %s, built %s)\n" % (
+        server_origin, digest,
+        time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(args.server)))))
     if not args.skip_matrix:
         rows = matrix(args.scale)
         if args.only:
@@ -428,8 +449,11 @@ def main():
         print_tables(rows, results, args.rounds)
 
     if not args.skip_strata_only:
-        rss = measure_idle_rss(runner, max(1, args.rounds))
-        empty, restart = measure_startup(runner, STARTUP_SAMPLES)
+        try:
+            rss = measure_idle_rss(runner, max(1, args.rounds))
+            empty, restart = measure_startup(runner, STARTUP_SAMPLES)
+        except (RuntimeError, OSError) as e:
+            sys.exit("Strata-alone measurements failed: %s" % e)
         print("\nStrata alone\n")
         print("| measurement | median | samples |")
         print("|---|---:|---|")

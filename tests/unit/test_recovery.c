@@ -1,8 +1,11 @@
 /* Recovery of st_log_open: torn and corrupted tails, lost or damaged
  * indexes, compaction leftovers, a killed process. */
+#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 
+#include "storage/checkpoint.h"
 #include "storage_test_util.h"
 
 #define BATCHES 6
@@ -333,6 +336,243 @@ static void test_corrupt_middle_segment_truncates_rest(void **state) {
     test_dir_remove(&s.d);
 }
 
+/* ---- a clean reopen writes nothing ---------------------------------------- */
+
+#define STAMPS_MAX 64
+
+/* What identifies a file's last write: a rewrite (tmp + rename) gives a new
+ * inode, a write or ftruncate moves mtime or ctime. */
+typedef struct file_stamp {
+    char name[64];
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    struct timespec ctime;
+} file_stamp_t;
+
+static int compare_stamps(const void *a, const void *b) {
+    return strcmp(((const file_stamp_t *)a)->name, ((const file_stamp_t *)b)->name);
+}
+
+static int stamp_dir(const char *dir, file_stamp_t *out) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        assert_true(n < STAMPS_MAX && strlen(e->d_name) < sizeof out[n].name);
+        char path[ST_FS_PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        strcpy(out[n].name, e->d_name);
+        out[n].ino = st.st_ino;
+        out[n].size = st.st_size;
+        out[n].mtime = st.st_mtim;
+        out[n].ctime = st.st_ctim;
+        n++;
+    }
+    closedir(d);
+    qsort(out, (size_t)n, sizeof *out, compare_stamps);
+    return n;
+}
+
+static void expect_same_stamps(const file_stamp_t *a, int na, const file_stamp_t *b, int nb) {
+    assert_int_equal(na, nb);
+    for (int i = 0; i < na; i++) {
+        assert_string_equal(a[i].name, b[i].name);
+        assert_true(a[i].ino == b[i].ino);
+        assert_int_equal(a[i].size, b[i].size);
+        assert_true(a[i].mtime.tv_sec == b[i].mtime.tv_sec && a[i].mtime.tv_nsec == b[i].mtime.tv_nsec);
+        assert_true(a[i].ctime.tv_sec == b[i].ctime.tv_sec && a[i].ctime.tv_nsec == b[i].ctime.tv_nsec);
+    }
+}
+
+static bool marker_exists(const test_dir_t *d) {
+    char path[ST_FS_PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", d->part, ST_LOG_CLEAN_SHUTDOWN_FILE);
+    return access(path, F_OK) == 0;
+}
+
+/* Longer than the file system's timestamp granularity, so a write after it
+ * shows in mtime or ctime. */
+static void pause_for_timestamps(void) {
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 30 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static void test_clean_reopen_writes_nothing(void **state) {
+    (void)state;
+    saved_log_t s;
+    saved_log_make(&s);
+    int64_t end = s.end_before_last + 2 + BATCHES - 1;
+    file_stamp_t before[STAMPS_MAX], after[STAMPS_MAX];
+    int n_before = stamp_dir(s.d.part, before);
+    assert_true(marker_exists(&s.d));
+
+    for (int round = 0; round < 2; round++) {
+        pause_for_timestamps();
+        st_log_t *log;
+        assert_int_equal(st_log_open(s.d.part, &s.cfg, 0, &log), 0);
+        /* The marker stays until the first write. */
+        assert_true(marker_exists(&s.d));
+        assert_int_equal(st_log_end_offset(log), end);
+        assert_int_equal(st_log_recovery_point(log), end);
+        expect_all_readable(log);
+        int64_t off, ts;
+        assert_int_equal(st_log_offset_for_timestamp(log, 100003, &off, &ts), 0);
+        assert_int_equal(ts, 100003);
+        assert_int_equal(st_log_flush(log), 0);
+        st_log_close(log);
+        int n_after = stamp_dir(s.d.part, after);
+        expect_same_stamps(before, n_before, after, n_after);
+    }
+
+    /* Killed after a clean open, before any write: still clean, still
+     * untouched. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        st_log_t *log;
+        if (st_log_open(s.d.part, &s.cfg, 0, &log) != 0) _exit(1);
+        raise(SIGKILL);
+        _exit(2);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_true(marker_exists(&s.d));
+    int n_after = stamp_dir(s.d.part, after);
+    expect_same_stamps(before, n_before, after, n_after);
+    free(s.log_bytes);
+    test_dir_remove(&s.d);
+}
+
+/* The first append after a clean open removes the marker before writing:
+ * a process killed after it leaves an unclean log whose torn tail the next
+ * open cuts. */
+static void test_write_after_clean_open_makes_crash_unclean(void **state) {
+    (void)state;
+    saved_log_t s;
+    saved_log_make(&s);
+    int64_t end = s.end_before_last + 2 + BATCHES - 1;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        st_log_t *log;
+        if (st_log_open(s.d.part, &s.cfg, 0, &log) != 0) _exit(1);
+        st_writer_t w;
+        st_writer_init(&w, 256);
+        test_build_batch(&w, 5, 200000, 0, "killed-tail", false, -1);
+        st_log_append_result_t res;
+        if (st_log_append(log, w.data, w.len, 1, 0, false, &res) != 0) _exit(2);
+        raise(SIGKILL);
+        _exit(3);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_false(marker_exists(&s.d));
+    char path[ST_FS_PATH_MAX];
+    test_segment_file(path, &s.d, s.active_base, ".log");
+    assert_true(test_file_size(path) > (int64_t)s.log_len + 7);
+    /* Tear the appended batch. */
+    assert_int_equal(truncate(path, (off_t)s.log_len + 7), 0);
+
+    st_log_t *log;
+    assert_int_equal(st_log_open(s.d.part, &s.cfg, 0, &log), 0);
+    assert_int_equal(st_log_end_offset(log), end);
+    assert_int_equal(test_file_size(path), (int64_t)s.log_len);
+    assert_int_equal(st_log_recovery_point(log), end);
+    int64_t recovery_point;
+    assert_int_equal(st_checkpoint_read_offset(s.d.part, ST_CHECKPOINT_RECOVERY_POINT, &recovery_point), 0);
+    assert_int_equal(recovery_point, end);
+    expect_all_readable(log);
+    assert_int_equal(test_append(log, 2, 300000, 0, "after", false, 0), end);
+    st_log_close(log);
+    assert_true(marker_exists(&s.d));
+    free(s.log_bytes);
+    test_dir_remove(&s.d);
+}
+
+/* A clean open keeps the active segment's indexes when they agree with the
+ * .log (appends then continue them as a rebuild would), and rebuilds them
+ * when they do not. */
+static void test_active_indexes_verified_after_clean_open(void **state) {
+    (void)state;
+    saved_log_t s;
+    saved_log_make(&s);
+    char idx[ST_FS_PATH_MAX], tidx[ST_FS_PATH_MAX];
+    test_segment_file(idx, &s.d, s.active_base, ".index");
+    test_segment_file(tidx, &s.d, s.active_base, ".timeindex");
+    size_t idx_len, tidx_len;
+    uint8_t *idx_bytes = test_slurp(idx, &idx_len);
+    uint8_t *tidx_bytes = test_slurp(tidx, &tidx_len);
+    assert_true(idx_len >= 16 && tidx_len >= 12);
+
+    for (int variant = 0; variant < 3; variant++) {
+        uint8_t *bad = malloc(idx_len > tidx_len ? idx_len : tidx_len);
+        if (variant == 0) { /* a position inside a batch (still sane) */
+            memcpy(bad, idx_bytes, idx_len);
+            st_put_i32be(bad + 4, st_get_i32be(bad + 4) + 1);
+            test_spit(idx, bad, idx_len);
+        } else if (variant == 1) { /* the wrong offset for a batch */
+            memcpy(bad, idx_bytes, idx_len);
+            st_put_i32be(bad, st_get_i32be(bad) - 1);
+            test_spit(idx, bad, idx_len);
+        } else { /* a timestamp no batch carries */
+            memcpy(bad, tidx_bytes, tidx_len);
+            st_put_i64be(bad + tidx_len - 12, st_get_i64be(bad + tidx_len - 12) + 1);
+            test_spit(tidx, bad, tidx_len);
+        }
+        free(bad);
+        assert_true(marker_exists(&s.d));
+        st_log_t *log;
+        assert_int_equal(st_log_open(s.d.part, &s.cfg, 0, &log), 0);
+        expect_all_readable(log);
+        st_log_close(log);
+        /* Rebuilt byte for byte (the final time-index entry comes back at
+         * close). */
+        size_t n1, n2;
+        uint8_t *a = test_slurp(idx, &n1);
+        uint8_t *b = test_slurp(tidx, &n2);
+        assert_int_equal(n1, idx_len);
+        assert_memory_equal(a, idx_bytes, idx_len);
+        assert_int_equal(n2, tidx_len);
+        assert_memory_equal(b, tidx_bytes, tidx_len);
+        free(a);
+        free(b);
+    }
+
+    /* Appends after a clean open extend the kept offset index exactly as a
+     * rebuild from the .log would lay it out. */
+    st_log_t *log;
+    assert_int_equal(st_log_open(s.d.part, &s.cfg, 0, &log), 0);
+    for (int i = 0; i < 20; i++) test_append(log, 1 + i % 4, 300000 + i, 0, "more-values", false, 0);
+    int64_t end = st_log_end_offset(log);
+    expect_all_readable(log);
+    st_log_close(log);
+    uint8_t *kept = test_slurp(idx, &idx_len);
+    char path[ST_FS_PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", s.d.part, ST_LOG_CLEAN_SHUTDOWN_FILE);
+    unlink(path);
+    unlink(idx);
+    assert_int_equal(st_log_open(s.d.part, &s.cfg, 0, &log), 0);
+    assert_int_equal(st_log_end_offset(log), end);
+    st_log_close(log);
+    size_t rebuilt_len;
+    uint8_t *rebuilt = test_slurp(idx, &rebuilt_len);
+    assert_int_equal(rebuilt_len, idx_len);
+    assert_memory_equal(rebuilt, kept, idx_len);
+    free(kept);
+    free(rebuilt);
+    free(idx_bytes);
+    free(tidx_bytes);
+    free(s.log_bytes);
+    test_dir_remove(&s.d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_truncated_tail_at_every_byte),
@@ -342,6 +582,9 @@ int main(void) {
         cmocka_unit_test(test_leftovers_cleaned_up),
         cmocka_unit_test(test_killed_process_keeps_appends),
         cmocka_unit_test(test_corrupt_middle_segment_truncates_rest),
+        cmocka_unit_test(test_clean_reopen_writes_nothing),
+        cmocka_unit_test(test_write_after_clean_open_makes_crash_unclean),
+        cmocka_unit_test(test_active_indexes_verified_after_clean_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
