@@ -29,6 +29,12 @@ void st_arena_free(st_arena_t *a) {
 }
 
 void *st_arena_alloc(st_arena_t *a, size_t n) {
+    void *p = st_arena_alloc_raw(a, n);
+    memset(p, 0, n);
+    return p;
+}
+
+void *st_arena_alloc_raw(st_arena_t *a, size_t n) {
     size_t need = (n + 15) & ~(size_t)15;
     if (need < n) abort();
     st_arena_chunk_t *c = a->head;
@@ -51,12 +57,11 @@ void *st_arena_alloc(st_arena_t *a, size_t n) {
     void *p = c->data + c->used;
     c->used += need;
     a->used_bytes += need;
-    memset(p, 0, n);
     return p;
 }
 
 void *st_arena_memdup(st_arena_t *a, const void *p, size_t n) {
-    void *d = st_arena_alloc(a, n ? n : 1);
+    void *d = st_arena_alloc_raw(a, n ? n : 1);
     if (n) memcpy(d, p, n);
     return d;
 }

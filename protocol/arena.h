@@ -20,6 +20,9 @@ void st_arena_init(st_arena_t *a);
 void st_arena_free(st_arena_t *a);
 /* Zeroed, 16-byte aligned memory owned by the arena. */
 void *st_arena_alloc(st_arena_t *a, size_t n);
+/* Like st_arena_alloc without zeroing: for memory about to be overwritten
+ * (request frames), where zeroing a megabyte would be wasted work. */
+void *st_arena_alloc_raw(st_arena_t *a, size_t n);
 void *st_arena_memdup(st_arena_t *a, const void *p, size_t n);
 char *st_arena_strdup(st_arena_t *a, const char *s);
 

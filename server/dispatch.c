@@ -1,8 +1,8 @@
 /*
  * The one table of served APIs (STYLE 2): key, supported version range and
  * handler. ApiVersions is computed from it. Produce starts at v3 and Fetch
- * at v4, the first versions that carry record batch v2; every other API
- * is served over the full range the spec defines.
+ * at v4, the first versions that carry record batch v2. ListOffsets keeps
+ * v0, which Kafka 4 dropped (KIP-896), because Burrow 1.2 still sends it.
  */
 #include "server/group.h"
 #include "server/server.h"
@@ -10,7 +10,7 @@
 const st_api_entry_t st_api_table[] = {
     {ST_API_PRODUCE, 3, 11, st_handle_produce},
     {ST_API_FETCH, 4, 17, st_handle_fetch},
-    {ST_API_LIST_OFFSETS, 1, 9, st_handle_list_offsets},
+    {ST_API_LIST_OFFSETS, 0, 9, st_handle_list_offsets},
     {ST_API_METADATA, 0, 12, st_handle_metadata},
     {ST_API_OFFSET_COMMIT, 2, 9, st_handle_offset_commit},
     {ST_API_OFFSET_FETCH, 1, 9, st_handle_offset_fetch},

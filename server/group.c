@@ -503,6 +503,22 @@ static const char *select_protocol(group_t *gr) {
     return best;
 }
 
+/* The leader's JoinGroup answer lists every member with its metadata for
+ * the chosen protocol, so it can compute the assignment. */
+static void fill_join_members(st_request_t *req, st_join_group_response_t *resp, const group_t *gr) {
+    resp->members = st_arena_alloc(&req->arena, (size_t)(gr->member_count ? gr->member_count : 1) * sizeof *resp->members);
+    int32_t i = 0;
+    for (const member_t *o = gr->members; o; o = o->next, i++) {
+        const protocol_t *p = member_protocol(o, gr->protocol_name);
+        resp->members[i].member_id = st_str(st_arena_strdup(&req->arena, o->member_id));
+        resp->members[i].group_instance_id = st_str(o->instance_id ? st_arena_strdup(&req->arena, o->instance_id) : NULL);
+        resp->members[i].metadata = (st_bytes_t){
+            p && p->metadata_len ? st_arena_memdup(&req->arena, p->metadata, (size_t)p->metadata_len) : (const uint8_t *)"",
+            p ? p->metadata_len : 0};
+    }
+    resp->members_count = gr->member_count;
+}
+
 static void complete_join(group_t *gr) {
     st_broker_t *b = gr->owner->b;
     st_timer_stop(b->loop, &gr->rebalance_timer);
@@ -551,21 +567,7 @@ static void complete_join(group_t *gr) {
         resp->protocol_name = st_str(st_arena_strdup(&req->arena, gr->protocol_name ? gr->protocol_name : ""));
         resp->leader = st_str(st_arena_strdup(&req->arena, gr->leader_id));
         resp->member_id = st_str(st_arena_strdup(&req->arena, m->member_id));
-        if (strcmp(m->member_id, gr->leader_id) == 0) {
-            resp->members = st_arena_alloc(&req->arena, (size_t)gr->member_count * sizeof *resp->members);
-            int32_t i = 0;
-            for (member_t *o = gr->members; o; o = o->next, i++) {
-                const protocol_t *p = member_protocol(o, gr->protocol_name);
-                resp->members[i].member_id = st_str(st_arena_strdup(&req->arena, o->member_id));
-                resp->members[i].group_instance_id =
-                    st_str(o->instance_id ? st_arena_strdup(&req->arena, o->instance_id) : NULL);
-                resp->members[i].metadata = (st_bytes_t){
-                    p && p->metadata_len ? st_arena_memdup(&req->arena, p->metadata, (size_t)p->metadata_len)
-                                         : (const uint8_t *)"",
-                    p ? p->metadata_len : 0};
-            }
-            resp->members_count = gr->member_count;
-        }
+        if (strcmp(m->member_id, gr->leader_id) == 0) fill_join_members(req, resp, gr);
         st_request_respond(b, req, resp);
     }
 }
@@ -668,8 +670,12 @@ static void respond_join_current(st_broker_t *b, st_request_t *req, group_t *gr,
     resp->protocol_name = st_str(st_arena_strdup(&req->arena, gr->protocol_name ? gr->protocol_name : ""));
     resp->leader = st_str(st_arena_strdup(&req->arena, gr->leader_id ? gr->leader_id : ""));
     resp->member_id = st_str(st_arena_strdup(&req->arena, m->member_id));
-    /* v9: the leader of a stable group need not assign again. */
-    resp->skip_assignment = req->api_version >= 9 && gr->leader_id && strcmp(gr->leader_id, m->member_id) == 0;
+    bool leader = gr->leader_id && strcmp(gr->leader_id, m->member_id) == 0;
+    /* The leader always gets the members (after a lost answer it still has
+     * to assign); a static leader returning to a stable group is told
+     * (v9+) that it need not assign again (KIP-814). */
+    if (leader) fill_join_members(req, resp, gr);
+    resp->skip_assignment = req->api_version >= 9 && leader && gr->state == GROUP_STABLE;
     st_request_respond(b, req, resp);
 }
 

@@ -162,6 +162,15 @@ int st_handle_list_offsets(st_broker_t *b, st_request_t *req) {
             list_offsets_result_t *out = &resp->topics[i].partitions[k];
             if (out->error_code != 0) continue;
             list_offsets_one(b, topic, &rq.topics[i].partitions[k], out);
+            /* v0 (still sent by older tools such as Burrow 1.2) answers with a
+             * list of offsets; only its first entry is ever used, so Strata
+             * returns the one offset the newer versions return. */
+            if (req->api_version == 0 && out->error_code == 0 && out->offset >= 0 &&
+                rq.topics[i].partitions[k].max_num_offsets > 0) {
+                out->old_style_offsets = st_arena_alloc(&req->arena, sizeof *out->old_style_offsets);
+                out->old_style_offsets[0] = out->offset;
+                out->old_style_offsets_count = 1;
+            }
         }
     }
     st_request_respond(b, req, resp);

@@ -65,6 +65,7 @@ struct st_conn {
     /* read side: frame being assembled */
     uint8_t size_buf[4];
     int32_t size_have;
+    st_request_t *frame_req; /* owns `frame` (its arena) while a big frame arrives */
     uint8_t *frame;
     int32_t frame_len;
     int32_t frame_have;
@@ -176,12 +177,25 @@ static void respond_api_versions_unsupported(st_broker_t *b, st_request_t *req) 
 
 /* Parses the header of a complete frame and runs its handler. Returns
  * false when the connection must close. */
-static bool conn_dispatch(st_conn_t *c, uint8_t *frame, int32_t len) {
-    st_broker_t *b = c->broker;
+static st_request_t *request_new(st_conn_t *c) {
     st_request_t *req = calloc(1, sizeof *req);
     if (!req) abort();
     st_arena_init(&req->arena);
     req->conn = c;
+    return req;
+}
+
+/* Parses the header of a complete frame and runs its handler. `req`, when
+ * given, already owns `frame` in its arena (a frame read straight into
+ * it); otherwise the frame is copied from the read buffer. Returns false
+ * when the connection must close. */
+static bool conn_dispatch(st_conn_t *c, st_request_t *req, uint8_t *frame, int32_t len) {
+    st_broker_t *b = c->broker;
+    uint8_t *copy = frame;
+    if (!req) {
+        req = request_new(c);
+        copy = st_arena_memdup(&req->arena, frame, (size_t)len);
+    }
     req->received_ms = st_loop_now_ms(b->loop);
     req->received_us = monotonic_us();
     b->metrics.bytes_in += (uint64_t)len + 4;
@@ -191,7 +205,6 @@ static bool conn_dispatch(st_conn_t *c, uint8_t *frame, int32_t len) {
         snprintf(host, sizeof host, "/%.*s", (int)n, c->peer);
         req->client_host = st_arena_strdup(&req->arena, host);
     }
-    uint8_t *copy = st_arena_memdup(&req->arena, frame, (size_t)len);
 
     st_reader_t r;
     st_reader_init(&r, copy, (size_t)len);
@@ -358,9 +371,9 @@ static bool conn_process_frame_bytes(st_conn_t *c, const uint8_t *data, size_t l
         }
         size_t need = (size_t)(c->frame_len - c->frame_have);
         size_t avail = len - pos;
-        if (c->frame_have == 0 && avail >= need) {
-            /* Whole frame in the read buffer: no copy into a frame buffer. */
-            bool ok = conn_dispatch(c, (uint8_t *)data + pos, c->frame_len);
+        if (c->frame_have == 0 && !c->frame && avail >= need) {
+            /* Whole frame in the read buffer: one copy, into the request. */
+            bool ok = conn_dispatch(c, NULL, (uint8_t *)data + pos, c->frame_len);
             pos += need;
             c->size_have = 0;
             if (!ok) {
@@ -371,18 +384,22 @@ static bool conn_process_frame_bytes(st_conn_t *c, const uint8_t *data, size_t l
         }
         size_t take = avail < need ? avail : need;
         if (!c->frame) {
-            c->frame = malloc((size_t)c->frame_len);
-            if (!c->frame) abort();
+            /* A frame larger than what has arrived: its bytes go straight
+             * into the arena of the request it will become (conn_on_event
+             * then reads the rest directly there). */
+            c->frame_req = request_new(c);
+            c->frame = st_arena_alloc_raw(&c->frame_req->arena, (size_t)c->frame_len);
         }
         memcpy(c->frame + c->frame_have, data + pos, take);
         c->frame_have += (int32_t)take;
         pos += take;
         if (c->frame_have == c->frame_len) {
-            bool ok = conn_dispatch(c, c->frame, c->frame_len);
-            free(c->frame);
+            st_request_t *req = c->frame_req;
+            uint8_t *frame = c->frame;
+            c->frame_req = NULL;
             c->frame = NULL;
             c->size_have = 0;
-            if (!ok) {
+            if (!conn_dispatch(c, req, frame, c->frame_len)) {
                 *consumed = pos;
                 return false;
             }
@@ -390,6 +407,35 @@ static bool conn_process_frame_bytes(st_conn_t *c, const uint8_t *data, size_t l
     }
     *consumed = pos;
     return true;
+}
+
+/* Parses bytes left in the read buffer while the connection may take
+ * more requests. Returns false when the connection must close. */
+static bool conn_drain_leftover(st_conn_t *c) {
+    while (c->rbuf_pos < c->rbuf_len && c->queued < c->broker->max_inflight_per_conn) {
+        size_t consumed = 0;
+        bool ok = conn_process_frame_bytes(c, c->rbuf + c->rbuf_pos, c->rbuf_len - c->rbuf_pos, &consumed);
+        if (c->closing) return false;
+        c->rbuf_pos += consumed;
+        if (!ok) return false;
+        if (!conn_flush(c)) return false;
+        if (consumed == 0) break;
+    }
+    return true;
+}
+
+/* Reads the rest of a big frame directly into its request's memory.
+ * Returns bytes read, 0 on EOF, -1 on EAGAIN, -2 on error. */
+static ssize_t conn_read_into_frame(st_conn_t *c) {
+    size_t need = (size_t)(c->frame_len - c->frame_have);
+    ssize_t n = recv(c->fd, c->frame + c->frame_have, need, 0);
+    if (n > 0) {
+        c->frame_have += (int32_t)n;
+        return n;
+    }
+    if (n == 0) return 0;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return -1;
+    return -2;
 }
 
 static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
@@ -407,15 +453,35 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
     if ((events & ST_EVENT_READABLE) && !c->paused) {
         for (int rounds = 0; rounds < 16; rounds++) {
             /* Leftover bytes from an earlier read come first. */
-            if (c->rbuf_pos < c->rbuf_len) {
-                size_t consumed = 0;
-                bool ok = conn_process_frame_bytes(c, c->rbuf + c->rbuf_pos, c->rbuf_len - c->rbuf_pos, &consumed);
-                c->rbuf_pos += consumed;
-                if (!ok || c->closing) {
+            if (!conn_drain_leftover(c)) {
+                conn_close(c, NULL);
+                return;
+            }
+            if (c->rbuf_pos < c->rbuf_len) break; /* paused by backpressure */
+            if (c->frame && c->frame_have < c->frame_len) {
+                ssize_t got = conn_read_into_frame(c);
+                if (got == -1) break;
+                if (got <= 0) {
+                    if (got == 0)
+                        ST_WARN("closing %s: the client closed the connection inside a request frame (%d of %d bytes)",
+                                c->peer, c->frame_have + 4, c->frame_len + 4);
                     conn_close(c, NULL);
                     return;
                 }
-                if (c->rbuf_pos < c->rbuf_len) break; /* paused by backpressure */
+                if (c->frame_have == c->frame_len) {
+                    st_request_t *req = c->frame_req;
+                    uint8_t *frame = c->frame;
+                    c->frame_req = NULL;
+                    c->frame = NULL;
+                    c->size_have = 0;
+                    if (!conn_dispatch(c, req, frame, c->frame_len) || c->closing) {
+                        if (!c->closing) conn_flush(c);
+                        conn_close(c, NULL);
+                        return;
+                    }
+                    if (c->queued >= b->max_inflight_per_conn) break;
+                }
+                continue;
             }
             ssize_t n = recv(c->fd, c->rbuf, CONN_READ_CHUNK_BYTES, 0);
             if (n == 0) {
@@ -444,7 +510,7 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
                 return;
             }
             if (c->rbuf_pos < c->rbuf_len) break;
-            if ((size_t)n < CONN_READ_CHUNK_BYTES) break;
+            if ((size_t)n < CONN_READ_CHUNK_BYTES && !c->frame) break;
         }
     }
     if (!conn_flush(c)) {
@@ -452,6 +518,16 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
         return;
     }
     conn_update_watch(c);
+    /* Responses that were answered at once may have unpaused the
+     * connection with requests still in the read buffer: the socket may
+     * stay quiet, so parse them now rather than wait for a read event. */
+    if (!c->paused && c->rbuf_pos < c->rbuf_len) {
+        if (!conn_drain_leftover(c)) {
+            conn_close(c, NULL);
+            return;
+        }
+        conn_update_watch(c);
+    }
 }
 
 static void conn_update_watch(st_conn_t *c) {
@@ -477,19 +553,14 @@ void st_conn_response_ready(st_broker_t *b, st_conn_t *c) {
 }
 
 static void conn_resume(st_conn_t *c) {
-    bool was_paused = c->paused;
     if (!conn_flush(c)) {
         conn_close(c, NULL);
         return;
     }
     conn_update_watch(c);
     /* Bytes already read but not parsed while paused. */
-    if (was_paused && !c->paused && c->rbuf_pos < c->rbuf_len) {
-        size_t consumed = 0;
-        bool ok = conn_process_frame_bytes(c, c->rbuf + c->rbuf_pos, c->rbuf_len - c->rbuf_pos, &consumed);
-        if (c->closing) return;
-        c->rbuf_pos += consumed;
-        if (!ok || !conn_flush(c)) {
+    if (!c->paused && c->rbuf_pos < c->rbuf_len) {
+        if (!conn_drain_leftover(c)) {
             conn_close(c, NULL);
             return;
         }
@@ -513,7 +584,6 @@ void st_network_before_sleep(st_broker_t *b) {
     while (b->dead_conns) {
         st_conn_t *c = b->dead_conns;
         b->dead_conns = c->next;
-        free(c->frame);
         free(c->rbuf);
         free(c);
     }
@@ -558,6 +628,9 @@ static void conn_close(st_conn_t *c, const char *why) {
     }
     c->head = c->tail = NULL;
     c->queued = 0;
+    if (c->frame_req) request_free(c->frame_req);
+    c->frame_req = NULL;
+    c->frame = NULL;
     if (c->prev)
         c->prev->next = c->next;
     else

@@ -260,5 +260,6 @@ int st_cmd_topics(int argc, char **argv, int timeout_ms);
 int st_cmd_produce(int argc, char **argv, int timeout_ms);
 int st_cmd_consume(int argc, char **argv, int timeout_ms);
 int st_cmd_perf(int argc, char **argv, int timeout_ms);
+int st_cmd_consumer_groups(int argc, char **argv, int timeout_ms);
 
 #endif

@@ -8,6 +8,8 @@
  *   strata [--timeout SECONDS] perf produce|consume ...
  *                                            kafka-producer-perf-test.sh,
  *                                            kafka-consumer-perf-test.sh
+ *   strata [--timeout SECONDS] consumer-groups ...
+ *                                            kafka-consumer-groups.sh
  *
  * --timeout bounds connecting and each wait for a response (default 30 s).
  * `topics` also accepts it after the subcommand; the others do not, since
@@ -31,6 +33,8 @@ static void usage(FILE *out) {
             "  consume   print records of a topic (kafka-console-consumer.sh)\n"
             "  perf      'perf produce' / 'perf consume' benchmarks\n"
             "            (kafka-producer-perf-test.sh / kafka-consumer-perf-test.sh)\n"
+            "  consumer-groups  list, describe, reset and delete consumer groups\n"
+            "            (kafka-consumer-groups.sh)\n"
             "\n"
             "Run 'strata COMMAND --help' for a command's options.\n");
 }
@@ -72,6 +76,7 @@ int main(int argc, char **argv) {
     if (strcmp(command, "produce") == 0) return st_cmd_produce(sub_argc, sub_argv, timeout_ms);
     if (strcmp(command, "consume") == 0) return st_cmd_consume(sub_argc, sub_argv, timeout_ms);
     if (strcmp(command, "perf") == 0) return st_cmd_perf(sub_argc, sub_argv, timeout_ms);
+    if (strcmp(command, "consumer-groups") == 0) return st_cmd_consumer_groups(sub_argc, sub_argv, timeout_ms);
     fprintf(stderr, "Unknown command '%s'\n", command);
     usage(stderr);
     return 1;

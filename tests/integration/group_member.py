@@ -23,11 +23,17 @@ Line protocol on stdout, each line flushed before the next step is taken:
     ERR <text>                  a consumer error (not end-of-partition)
     BYE                         closed after SIGTERM
 """
+import faulthandler
 import json
 import signal
 import sys
 
 stopping = False
+# As in clients.py: confluent-kafka 1.7 loses references to None (null
+# header values; see there); keep None's count well above zero. faulthandler
+# puts a Python traceback on stderr should the client crash anyway.
+_NONE_BALLAST = [None] * (1 << 22)
+faulthandler.enable()
 
 
 def out(line):
@@ -62,6 +68,8 @@ def run_confluent(cfg):
     }
     if cfg.get("instance_id"):
         conf["group.instance.id"] = cfg["instance_id"]
+    if cfg.get("debug"):
+        conf["debug"] = cfg["debug"]
     c = Consumer(conf)
     cooperative = cfg.get("strategy") == "cooperative-sticky"
     current = set()

@@ -92,6 +92,7 @@ class Member:
         self.errors = []
         self.ready = threading.Event()
         self.bye = False
+        self.lines = []           # (time, raw line), for diagnosis
         self.stderr_path = os.path.join(workdir, "%s.stderr" % name)
         self.stderr = open(self.stderr_path, "wb")
         if cfg["client"] == "kafkajs":
@@ -108,11 +109,13 @@ class Member:
             parts = raw.decode("utf-8", "replace").rstrip("\n").split(" ", 3)
             kind = parts[0]
             with self.lock:
+                self.lines.append((time.time(), raw.decode("utf-8", "replace").rstrip("\n")))
                 if kind == "READY":
                     self.ready.set()
                 elif kind == "EV":
                     got = {int(x) for x in parts[2].split(",")} if len(parts) > 2 and parts[2] else set()
                     self.events.append((time.time(), parts[1], got))
+                    self.log.append(("EV", parts[1], got))
                 elif kind == "A":
                     self.assignment = {int(x) for x in parts[1].split(",")} if len(parts) > 1 and parts[1] else set()
                     self.assign_changed = time.time()
@@ -262,55 +265,106 @@ class NumberedProducer:
         assert len(self.delivered) == self.sent
 
 
-def account(members, killed, delivered):
+def dump_around(members, records):
+    """Prints each member's lines near the first of records (diagnosis)."""
+    p, o = sorted(records)[0]
+    for m in members:
+        with m.lock:
+            lines = list(m.lines)
+        hits = [k for k, (_, line) in enumerate(lines) if line.startswith(("P %d %d " % (p, o), "EV"))]
+        if not any(lines[k][1].startswith("P") for k in hits):
+            continue
+        print("--- %s around %d/%d ---" % (m.name, p, o))
+        shown = set()
+        for k in hits:
+            for j in range(max(0, k - 6), min(len(lines), k + 7)):
+                if j not in shown:
+                    shown.add(j)
+                    print("%.3f %s" % lines[j])
+
+
+def account(members, killed, delivered, cooperative):
     """Checks no loss and bounded duplicates; returns a summary string.
 
-    A processing of (p, o) by a member is covered when that member later
-    reported a successful commit of an offset beyond it in p. A covered record
-    cannot be handed to anyone else again, so: every record is processed at
-    least once, at most once covered, and each duplicate is a record whose
-    extra processings were uncovered ones of the killed member."""
+    A member's processing of (p, o) is covered when the member reports a
+    successful commit beyond it in p before p's position can be reset by a
+    rebalance (eager protocols: any rebalance event; cooperative: a revoke or
+    loss of p). A covered record cannot be handed out again, so: every record
+    is processed at least once, at most once covered, and each extra
+    processing of a duplicate is an uncovered one. Uncovered processings are
+    allowed for the killed member (the record in hand) and, with the
+    cooperative protocol only, for a survivor whose commit the coordinator
+    refused during a rebalance: librdkafka keeps consuming and committing
+    while it rejoins, so a commit can carry the generation just replaced
+    (ILLEGAL_GENERATION, as Kafka answers) and the partitions are then treated
+    as lost and re-read from the last commit."""
     processings = {}      # (p, o) -> [(member, covered)]
-    uncovered = {}
+    uncovered = {}        # member -> [(p, o, refused-commit error or None)]
     fails = {}
     for m in members:
-        best = {}
-        flags = []
-        for entry in reversed(m.log):
-            if entry[0] == "C":
-                best[entry[1]] = max(best.get(entry[1], -1), entry[2])
-            elif entry[0] == "P":
-                _, p, o, v = entry
-                flags.append((p, o, v, best.get(p, -1) >= o))
-            else:
-                fails.setdefault(m.name, []).append(entry)
-        for p, o, v, covered in flags:
-            want = delivered.get((p, o))
-            assert want == v, "%s processed value %r at %d/%d, produced there: %r" % (m.name, v, p, o, want)
-            processings.setdefault((p, o), []).append((m.name, covered))
-            if not covered:
-                uncovered.setdefault(m.name, []).append((p, o))
+        with m.lock:
+            log = list(m.log)
+        open_ = {}        # p -> [[o, value, refusal]]
+
+        def cover(p, upto):
+            keep = []
+            for o, v, refused in open_.pop(p, []):
+                if o <= upto:
+                    processings.setdefault((p, o), []).append((m.name, True))
+                else:
+                    keep.append([o, v, refused])
+            if keep:
+                open_[p] = keep
+
+        def end_span(p):
+            for o, v, refused in open_.pop(p, []):
+                processings.setdefault((p, o), []).append((m.name, False))
+                uncovered.setdefault(m.name, []).append((p, o, refused))
+
+        for e in log:
+            if e[0] == "P":
+                _, p, o, v = e
+                want = delivered.get((p, o))
+                assert want == v, "%s processed value %r at %d/%d, produced there: %r" % (m.name, v, p, o, want)
+                open_.setdefault(p, []).append([o, v, None])
+            elif e[0] == "C":
+                cover(e[1], e[2])
+            elif e[0] == "F":
+                fails.setdefault(m.name, []).append(e)
+                for rec in open_.get(e[1], []):
+                    if rec[0] <= e[2]:
+                        rec[2] = e[3] if len(e) > 3 else "?"
+            elif e[0] == "EV":
+                broken = e[2] if cooperative and e[1] in ("revoke", "lost") else (set() if cooperative else set(open_))
+                for p in list(broken):
+                    end_span(p)
+        for p in list(open_):
+            end_span(p)
+
     lost = sorted(set(delivered) - set(processings))
     assert not lost, "%d produced records never processed, e.g. %r" % (len(lost), lost[:10])
     twice_covered = {k: v for k, v in processings.items() if sum(c for _, c in v) > 1}
+    if twice_covered:
+        dump_around(members, twice_covered)
     assert not twice_covered, "records processed and committed more than once: %r" % list(twice_covered.items())[:5]
     dups = {k: v for k, v in processings.items() if len(v) > 1}
-    killed_names = {m.name for m in killed}
-    unexplained = {k: v for k, v in dups.items()
-                   if sum(1 for name, c in v if not c and name in killed_names) < len(v) - 1}
-    assert not unexplained, ("duplicates not explained by the killed member's uncommitted records: %r; "
-                             "uncovered processings %r, failed commits %r"
-                             % (list(unexplained.items())[:5], uncovered, fails))
+    unexplained = {k: v for k, v in dups.items() if sum(1 for _, c in v if not c) < len(v) - 1}
+    assert not unexplained, "duplicates beyond uncommitted processings: %r" % list(unexplained.items())[:5]
     for m in killed:
         n = len(uncovered.get(m.name, []))
-        # One record in hand, plus any whose commit failed.
+        # The record in hand, plus any whose commit was refused.
         assert n <= 1 + len(fails.get(m.name, [])), "%s left %d uncommitted records" % (m.name, n)
+    refusals = ("ILLEGAL_GENERATION", "REBALANCE_IN_PROGRESS")
     for m in members:
-        if m not in killed:
-            assert not uncovered.get(m.name), "survivor %s has uncommitted processings %r (failed commits %r)" \
-                % (m.name, uncovered[m.name][:5], fails.get(m.name))
-    return "%d produced, %d processings, %d duplicates %r, failed commits %r" % (
-        len(delivered), sum(len(v) for v in processings.values()), len(dups), sorted(dups), fails)
+        if m in killed or not uncovered.get(m.name):
+            continue
+        bad = [u for u in uncovered[m.name] if not cooperative or not u[2] or not any(r in u[2] for r in refusals)]
+        if bad:
+            dump_around(members, {(p, o) for p, o, _ in bad})
+        assert not bad, "survivor %s processed without a commit before losing the partition: %r (failed commits %r)" \
+            % (m.name, bad[:5], fails.get(m.name))
+    return "%d produced, %d processings, %d duplicates %r, uncommitted processings %r, failed commits %r" % (
+        len(delivered), sum(len(v) for v in processings.values()), len(dups), sorted(dups), uncovered, fails)
 
 
 def committed_offsets(bootstrap, group, topic, partitions):
@@ -395,7 +449,7 @@ def rebalance_scenario(client, strategy=None, rate_per_s=100):
             assert x.bye, "%s did not close cleanly:\n%s" % (x.name, x.stderr_tail())
         errors = {x.name: x.errors for x in m + [newcomer] if x.errors}
         print("consumer errors: %r" % errors)
-        print(account(m + [newcomer], [victim], prod.delivered))
+        print(account(m + [newcomer], [victim], prod.delivered, strategy == "cooperative-sticky"))
 
         got = committed_offsets(b.bootstrap, group, topic, partitions)
         assert got == highs, "after close: committed %r, ends %r" % (got, highs)
@@ -417,6 +471,640 @@ def check_rebalance_kafkajs():
     import test_kafkajs
     test_kafkajs.npm_ci()
     rebalance_scenario("kafkajs")
+
+
+
+# ---------------------------------------------------------------------------
+# An independent decoder for __consumer_offsets, written from Kafka's JSON
+# schemas (group-coordinator/.../common/message/*.json and, for the
+# subscription and assignment bytes, clients/.../ConsumerProtocol*.json).
+# Non-flexible versions only: int16/int32/int64 big-endian, string = int16
+# length (-1: null), bytes = int32 length (-1: null), array = int32 count.
+
+
+class Cursor:
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def take(self, n):
+        if n < 0 or self.pos + n > len(self.data):
+            raise ValueError("short read: %d bytes at %d of %d" % (n, self.pos, len(self.data)))
+        b = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return b
+
+    def int16(self):
+        return struct.unpack(">h", self.take(2))[0]
+
+    def int32(self):
+        return struct.unpack(">i", self.take(4))[0]
+
+    def int64(self):
+        return struct.unpack(">q", self.take(8))[0]
+
+    def string(self, nullable=False):
+        n = self.int16()
+        if n == -1 and nullable:
+            return None
+        return self.take(n).decode("utf-8")
+
+    def bytes_(self, nullable=False):
+        n = self.int32()
+        if n == -1 and nullable:
+            return None
+        return self.take(n)
+
+    def array(self, item):
+        n = self.int32()
+        if n < 0 or n > len(self.data) - self.pos:
+            raise ValueError("array count %d at %d" % (n, self.pos))
+        return [item() for _ in range(n)]
+
+    def done(self):
+        if self.pos != len(self.data):
+            raise ValueError("%d trailing bytes" % (len(self.data) - self.pos))
+
+
+def decode_key(data):
+    """("offset", version, group, topic, partition) or ("group", version, group)."""
+    c = Cursor(data)
+    v = c.int16()
+    if v in (0, 1):  # OffsetCommitKey
+        k = ("offset", v, c.string(), c.string(), c.int32())
+    elif v == 2:  # GroupMetadataKey
+        k = ("group", v, c.string())
+    else:
+        raise ValueError("unknown key version %d" % v)
+    c.done()
+    return k
+
+
+def decode_offset_value(data):
+    """OffsetCommitValue v0-v3 as a dict (None for a tombstone)."""
+    if data is None:
+        return None
+    c = Cursor(data)
+    v = c.int16()
+    if not 0 <= v <= 3:
+        raise ValueError("OffsetCommitValue version %d" % v)
+    r = {"version": v, "offset": c.int64()}
+    r["leaderEpoch"] = c.int32() if v >= 3 else -1
+    r["metadata"] = c.string()
+    r["commitTimestamp"] = c.int64()
+    if v == 1:
+        r["expireTimestamp"] = c.int64()
+    c.done()
+    return r
+
+
+def decode_group_value(data):
+    """GroupMetadataValue v0-v3 as a dict (None for a tombstone)."""
+    if data is None:
+        return None
+    c = Cursor(data)
+    v = c.int16()
+    if not 0 <= v <= 3:
+        raise ValueError("GroupMetadataValue version %d" % v)
+    r = {"version": v, "protocolType": c.string(), "generation": c.int32(),
+         "protocol": c.string(nullable=True), "leader": c.string(nullable=True)}
+    r["currentStateTimestamp"] = c.int64() if v >= 2 else -1
+
+    def member():
+        m = {"memberId": c.string()}
+        m["groupInstanceId"] = c.string(nullable=True) if v >= 3 else None
+        m["clientId"] = c.string()
+        m["clientHost"] = c.string()
+        m["rebalanceTimeout"] = c.int32() if v >= 1 else -1
+        m["sessionTimeout"] = c.int32()
+        m["subscription"] = c.bytes_()
+        m["assignment"] = c.bytes_()
+        return m
+    r["members"] = c.array(member)
+    c.done()
+    return r
+
+
+def decode_subscription(data):
+    """ConsumerProtocolSubscription v0-v3: (topics, owned {topic: [p]})."""
+    c = Cursor(data)
+    v = c.int16()
+    topics = c.array(c.string)
+    c.bytes_(nullable=True)  # UserData
+    owned = {}
+    if v >= 1:
+        for t, ps in c.array(lambda: (c.string(), c.array(c.int32))):
+            owned[t] = ps
+    if v >= 2:
+        c.int32()  # GenerationId
+    if v >= 3:
+        c.string(nullable=True)  # RackId
+    if v <= 3:  # newer versions only append fields
+        c.done()
+    return topics, owned
+
+
+def decode_assignment(data):
+    """ConsumerProtocolAssignment: {topic: [partitions]}."""
+    c = Cursor(data)
+    v = c.int16()
+    parts = {t: ps for t, ps in c.array(lambda: (c.string(), c.array(c.int32)))}
+    c.bytes_(nullable=True)  # UserData
+    if v <= 3:
+        c.done()
+    return parts
+
+
+def java_hash(s):
+    """Java's String.hashCode: over UTF-16 code units, 32-bit wrapping."""
+    units = s.encode("utf-16-be")
+    h = 0
+    for k in range(0, len(units), 2):
+        h = (31 * h + ((units[k] << 8) | units[k + 1])) & 0xffffffff
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def group_partition(group):
+    """Kafka's partitionFor: Utils.abs(hashCode) % partitions, where
+    Utils.abs(Integer.MIN_VALUE) is 0."""
+    h = java_hash(group)
+    return (0 if h == -(1 << 31) else abs(h)) % OFFSETS_PARTITIONS
+
+
+def read_offsets_topic(bootstrap):
+    """Every record of __consumer_offsets, decoded: [(partition, offset, key, value)]."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused"})
+    try:
+        md = c.list_topics("__consumer_offsets", timeout=10).topics["__consumer_offsets"]
+        assert md.error is None and len(md.partitions) == OFFSETS_PARTITIONS, \
+            "__consumer_offsets: %s, %d partitions" % (md.error, len(md.partitions))
+    finally:
+        c.close()
+    out = []
+    for r in clients.consume_all(bootstrap, "__consumer_offsets"):
+        key = decode_key(r.key)
+        value = decode_offset_value(r.value) if key[0] == "offset" else decode_group_value(r.value)
+        out.append((r.partition, r.offset, key, value))
+    return out
+
+
+def latest_by_key(records):
+    """The last value of each key (what compaction would keep)."""
+    last = {}
+    for _, _, key, value in records:
+        last[key[2:] if key[0] == "offset" else ("group",) + key[2:]] = value
+    return last
+
+
+# ---------------------------------------------------------------------------
+# Offsets and static membership
+
+
+def kp_admin(bootstrap):
+    from kafka import KafkaAdminClient
+    return KafkaAdminClient(bootstrap_servers=bootstrap, client_id="strata-it-admin", request_timeout_ms=15000)
+
+
+def describe(bootstrap, group):
+    a = kp_admin(bootstrap)
+    try:
+        return a.describe_consumer_groups([group])[0]
+    finally:
+        a.close()
+
+
+def first_offsets(bootstrap, group, topic, partitions, timeout_s=30):
+    """Joins group and returns the offset of the first record it gets on each
+    partition (commits nothing)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest", "session.timeout.ms": SESSION_MS})
+    first = {}
+    try:
+        c.subscribe([topic])
+        deadline = time.time() + timeout_s
+        while len(first) < partitions:
+            assert time.time() < deadline, "first records after %ds: %r" % (timeout_s, first)
+            m = c.poll(0.2)
+            if m is None or m.error() is not None:
+                continue
+            first.setdefault(m.partition(), m.offset())
+    finally:
+        c.close()
+    return first
+
+
+def check_offsets_survive_restart():
+    from kafka import KafkaConsumer, TopicPartition as KTP
+    from kafka.structs import OffsetAndMetadata
+    topic, group, partitions = "off", "g-off", 4
+    with Broker(FAST) as b:
+        clients.create_topic(b.bootstrap, topic, partitions)
+        p = clients.producer(b.bootstrap)
+        clients.produce_all(p, topic, ((i, dict(value=b"%d" % i, partition=i % partitions)) for i in range(160)))
+
+        # Round 1: a kafka-python member commits with metadata; partition 3
+        # gets no commit.
+        first = {0: 7, 1: 19, 2: 1}
+        kc = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id=group, enable_auto_commit=False,
+                           session_timeout_ms=SESSION_MS, heartbeat_interval_ms=HEARTBEAT_MS)
+        kc.subscribe([topic])
+        deadline = time.time() + 30
+        while len(kc.assignment()) < partitions:
+            assert time.time() < deadline, "kafka-python consumer got no assignment"
+            kc.poll(timeout_ms=200, max_records=1)
+        kc.commit({KTP(topic, q): OffsetAndMetadata(o, "round1-p%d" % q) for q, o in first.items()})
+        kc.close()
+        want = dict(first)
+        want[3] = OFFSET_INVALID
+
+        def admin_offsets():
+            a = kp_admin(b.bootstrap)
+            try:
+                return {tp.partition: (om.offset, om.metadata) for tp, om in a.list_consumer_group_offsets(group).items()}
+            finally:
+                a.close()
+        want_meta = {q: (o, "round1-p%d" % q) for q, o in first.items()}
+        assert committed_offsets(b.bootstrap, group, topic, partitions) == want
+        assert admin_offsets() == want_meta, admin_offsets()
+
+        rc = b.stop()
+        assert rc == 0, "broker exited %s on SIGTERM" % rc
+        b.restart()
+        got = committed_offsets(b.bootstrap, group, topic, partitions)
+        print("after SIGTERM + restart: committed %r" % got)
+        assert got == want, "after SIGTERM restart: committed %r, want %r" % (got, want)
+        assert admin_offsets() == want_meta, "metadata after restart: %r" % admin_offsets()
+        resumed = first_offsets(b.bootstrap, group, topic, partitions)
+        print("new member resumed at %r" % resumed)
+        assert resumed == {0: 7, 1: 19, 2: 1, 3: 0}, resumed
+
+        # Round 2: a confluent-kafka member commits, then the broker is SIGKILLed.
+        second = {0: 23, 1: 39, 2: 2, 3: 5}
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group, "enable.auto.commit": False,
+                      "session.timeout.ms": SESSION_MS})
+        c.subscribe([topic])
+        deadline = time.time() + 30
+        while len(c.assignment()) < partitions:
+            assert time.time() < deadline, "confluent consumer got no assignment"
+            c.poll(0.2)
+        res = c.commit(offsets=[TopicPartition(topic, q, o) for q, o in second.items()], asynchronous=False)
+        assert all(tp.error is None for tp in res), res
+        b.kill9()
+        c.close()
+        b.restart()
+        got = committed_offsets(b.bootstrap, group, topic, partitions)
+        print("after SIGKILL + restart: committed %r" % got)
+        assert got == second, "after SIGKILL restart: committed %r, want %r" % (got, second)
+        # A commit without metadata stores "" (Kafka's OffsetAndMetadata.NoMetadata).
+        assert admin_offsets() == {q: (o, "") for q, o in second.items()}, admin_offsets()
+        # The member the SIGKILL orphaned is still in the group until its
+        # session times out; the new one joins alongside and waits for that.
+        resumed = first_offsets(b.bootstrap, group, topic, partitions, timeout_s=40)
+        print("new member resumed at %r" % resumed)
+        assert resumed == second, resumed
+
+
+STATIC_SESSION_MS = 10000
+
+
+def check_static_membership():
+    topic, group, partitions = "st", "g-static", 6
+    workdir = os.environ.get("TMPDIR", "/tmp")
+    with Broker(FAST) as b, Members(workdir) as ms:
+        clients.create_topic(b.bootstrap, topic, partitions)
+
+        def cfg(k):
+            return member_cfg("confluent", b.bootstrap, topic, group, "s%d" % k, instance_id="instance-%d" % k,
+                              session_timeout_ms=STATIC_SESSION_MS)
+        m = [ms.start("s%d" % k, cfg(k)) for k in range(3)]
+        _, split = wait_split(m, partitions, 60, what="three static members")
+        print("stable: %r" % {k: sorted(v) for k, v in split.items()})
+
+        # The leader, from the group's record in __consumer_offsets.
+        last = latest_by_key(read_offsets_topic(b.bootstrap))
+        meta = last[("group", group)]
+        leader_client = [x["clientId"] for x in meta["members"] if x["memberId"] == meta["leader"]]
+        assert len(leader_client) == 1, meta
+        leader = next(x for x in m if x.name == leader_client[0])
+        follower = next(x for x in m if x is not leader)
+        print("leader %s, follower restarted first: %s" % (leader.name, follower.name))
+
+        for role, victim in (("follower", follower), ("leader", leader)):
+            k = m.index(victim)
+            others = [x for x in m if x is not victim]
+            before = {x.name: x.snapshot() for x in m}
+            desc = describe(b.bootstrap, group)
+            ids = {x.client_id: x.member_id for x in desc.members}
+            assert desc.state == "Stable" and len(ids) == 3, desc
+            t_kill = time.time()
+            victim.kill9()
+            time.sleep(0.5)
+            back = ms.start(victim.name + "'", cfg(k))
+            deadline = t_kill + STATIC_SESSION_MS / 1000.0
+            while not back.snapshot()[0]:
+                assert time.time() < deadline, "restarted %s got nothing within its session timeout" % role
+                time.sleep(0.05)
+            took = time.time() - t_kill
+            assert back.snapshot()[0] == before[victim.name][0], \
+                "restarted %s got %r, had %r" % (role, back.snapshot()[0], before[victim.name][0])
+            # Past the point where the old member id's session would have expired.
+            time.sleep(max(0.0, t_kill + STATIC_SESSION_MS / 1000.0 + 3 - time.time()))
+            for x in others:
+                assignment, _, events = x.snapshot()
+                assert events == before[x.name][2], "%s saw a rebalance when the %s restarted: %r" \
+                    % (x.name, role, events[len(before[x.name][2]):])
+                assert assignment == before[x.name][0]
+            kinds = [e[1] for e in back.snapshot()[2]]
+            assert kinds == ["assign"], "restarted %s saw %r" % (role, kinds)
+            desc2 = describe(b.bootstrap, group)
+            ids2 = {x.client_id: x.member_id for x in desc2.members}
+            assert desc2.state == "Stable" and set(ids2) == set(ids), desc2
+            for x in others:
+                assert ids2[x.name] == ids[x.name], "%s's member id changed: %r -> %r" % (x.name, ids, ids2)
+            assert ids2[victim.name] != ids[victim.name], "restarted member kept member id %s" % ids[victim.name]
+            assignments = {x.client_id: set(x.member_assignment.assignment[0][1]) for x in desc2.members}
+            assert assignments[victim.name] == before[victim.name][0], assignments
+            print("%s %s restarted: same partitions %r after %.1fs, others saw no rebalance, member id %s -> %s"
+                  % (role, victim.name, sorted(before[victim.name][0]), took, ids[victim.name], ids2[victim.name]))
+            m[k] = back
+            back.name = victim.name
+        for x in m:
+            x.stop()
+
+
+# ---------------------------------------------------------------------------
+# __consumer_offsets contents
+
+
+def check_consumer_offsets_decode():
+    from kafka import KafkaConsumer, TopicPartition as KTP
+    from kafka.structs import OffsetAndMetadata
+    topic, partitions = "dec", 3
+    # "polygenelubricants".hashCode() == Integer.MIN_VALUE; the third id has a
+    # character outside the BMP (two UTF-16 code units).
+    groups = ["strata-decode", "polygenelubricants", "grp-\u00fc-\U0001F600"]
+    assert java_hash("polygenelubricants") == -(1 << 31)
+    with Broker(FAST) as b:
+        clients.create_topic(b.bootstrap, topic, partitions)
+        want = {}
+        seen = {}
+        for n, group in enumerate(groups):
+            kc = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id=group, client_id="dec-%d" % n,
+                               enable_auto_commit=False, session_timeout_ms=SESSION_MS,
+                               heartbeat_interval_ms=HEARTBEAT_MS, max_poll_interval_ms=MAX_POLL_MS)
+            kc.subscribe([topic])
+            deadline = time.time() + 30
+            while len(kc.assignment()) < partitions:
+                assert time.time() < deadline, "no assignment for %s" % group
+                kc.poll(timeout_ms=200)
+            offs = {q: 100 * n + 10 * q + 1 for q in range(partitions)}
+            t0 = int(time.time() * 1000)
+            kc.commit({KTP(topic, q): OffsetAndMetadata(o, "m%d/%d" % (n, q)) for q, o in offs.items()})
+            t1 = int(time.time() * 1000)
+            for q, o in offs.items():
+                want[(group, topic, q)] = (o, "m%d/%d" % (n, q), t0, t1)
+            d = describe(b.bootstrap, group)
+            assert d.state == "Stable" and len(d.members) == 1, d
+            seen[group] = d.members[0]
+            kc.close()
+
+        records = read_offsets_topic(b.bootstrap)
+        print("__consumer_offsets: %d records, all decoded" % len(records))
+        for part, off, key, value in records:
+            assert key[1] == (1 if key[0] == "offset" else 2), "key version %r" % (key,)
+            assert value is None or value["version"] == 3, "value version %r for %r" % (value, key)
+            assert part == group_partition(key[2]), \
+                "group %r in partition %d, Kafka puts it in %d" % (key[2], part, group_partition(key[2]))
+        last = latest_by_key(records)
+        for (group, t, q), (o, meta, t0, t1) in want.items():
+            v = last.get((group, t, q))
+            assert v is not None, "no commit record for %r" % ((group, t, q),)
+            assert (v["offset"], v["metadata"], v["leaderEpoch"]) == (o, meta, -1), (group, t, q, v)
+            assert t0 - 1000 <= v["commitTimestamp"] <= t1 + 1000, (v, t0, t1)
+        for group in groups:
+            print("group %r -> partition %d (hashCode %d)" % (group, group_partition(group), java_hash(group)))
+            metas = [v for _, _, k, v in records if k[0] == "group" and k[2] == group]
+            withm = [v for v in metas if v and v["members"]]
+            assert withm, "no group metadata with members for %r: %r" % (group, metas)
+            g = withm[-1]
+            info = seen[group]
+            assert (g["protocolType"], g["protocol"], g["leader"]) == ("consumer", "range", info.member_id), g
+            assert len(g["members"]) == 1 and g["generation"] >= 1, g
+            mm = g["members"][0]
+            assert (mm["memberId"], mm["clientId"], mm["clientHost"], mm["groupInstanceId"]) == \
+                (info.member_id, info.client_id, info.client_host, None), (mm, info)
+            assert (mm["sessionTimeout"], mm["rebalanceTimeout"]) == (SESSION_MS, MAX_POLL_MS), mm
+            topics, _ = decode_subscription(mm["subscription"])
+            assert topics == [topic], topics
+            assert decode_assignment(mm["assignment"]) == {topic: list(range(partitions))}, \
+                decode_assignment(mm["assignment"])
+            assert g["currentStateTimestamp"] > 0, g
+            # After the only member left: Kafka stores the Empty group with
+            # the next generation, no protocol, no leader, no members.
+            final = metas[-1]
+            assert final is not None and final["members"] == [] and final["generation"] == g["generation"] + 1, final
+            assert (final["protocolType"], final["protocol"], final["leader"]) == ("consumer", None, None), final
+
+
+# ---------------------------------------------------------------------------
+# Admin APIs
+
+
+def check_admin_groups():
+    from confluent_kafka.admin import AdminClient
+    topic, partitions = "adm", 4
+    active, empty, missing = "adm-active", "adm-empty", "adm-missing"
+    workdir = os.environ.get("TMPDIR", "/tmp")
+    with Broker(FAST) as b, Members(workdir) as ms:
+        clients.create_topic(b.bootstrap, topic, partitions)
+        p = clients.producer(b.bootstrap)
+        clients.produce_all(p, topic, ((i, dict(value=b"%d" % i, partition=i % partitions)) for i in range(40)))
+        m = [ms.start("a%d" % k, member_cfg("confluent", b.bootstrap, topic, active, "a%d" % k)) for k in range(2)]
+        # The empty group: a consumer that commits and leaves.
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": empty, "enable.auto.commit": False,
+                      "session.timeout.ms": SESSION_MS})
+        c.subscribe([topic])
+        deadline = time.time() + 30
+        while len(c.assignment()) < partitions:
+            assert time.time() < deadline
+            c.poll(0.2)
+        res = c.commit(offsets=[TopicPartition(topic, q, 3) for q in range(partitions)], asynchronous=False)
+        assert all(tp.error is None for tp in res), res
+        c.close()
+        wait_split(m, partitions, 60, what="two members")
+        # Wait for the two members to have processed and committed everything.
+        deadline = time.time() + 30
+        while committed_offsets(b.bootstrap, active, topic, partitions) != {q: 10 for q in range(partitions)}:
+            assert time.time() < deadline, committed_offsets(b.bootstrap, active, topic, partitions)
+            time.sleep(0.2)
+
+        # confluent-kafka: ListGroups + DescribeGroups.
+        ca = AdminClient({"bootstrap.servers": b.bootstrap})
+        listed = {g.id: g for g in ca.list_groups(timeout=15)}
+        print("list_groups: %r" % {k: (g.state, g.protocol_type, g.protocol, len(g.members)) for k, g in listed.items()})
+        assert {active, empty} <= set(listed), listed
+        ga, ge = listed[active], listed[empty]
+        assert ga.error is None and (ga.state, ga.protocol_type, ga.protocol) == ("Stable", "consumer", "range"), ga
+        assert sorted(x.client_id for x in ga.members) == ["a0", "a1"], ga.members
+        split = {x.client_id: decode_assignment(x.assignment)[topic] for x in ga.members}
+        assert sorted(split["a0"] + split["a1"]) == list(range(partitions)), split
+        for x in ga.members:
+            assert decode_subscription(x.metadata)[0] == [topic]
+            assert set(split[x.client_id]) == m[int(x.client_id[1])].snapshot()[0], (split, x.client_id)
+        assert ge.error is None and (ge.state, ge.protocol_type, len(ge.members)) == ("Empty", "consumer", 0), ge
+        one = ca.list_groups(active, timeout=15)
+        assert [g.id for g in one] == [active], one
+
+        # kafka-python: ListGroups, DescribeGroups, DeleteGroups.
+        a = kp_admin(b.bootstrap)
+        try:
+            lg = dict(a.list_consumer_groups())
+            assert lg.get(active) == "consumer" and lg.get(empty) == "consumer", lg
+            da, de = a.describe_consumer_groups([active, empty])
+            assert (da.state, da.protocol_type, da.protocol, len(da.members)) == ("Stable", "consumer", "range", 2), da
+            assert (de.state, len(de.members)) == ("Empty", 0), de
+            dm = a.describe_consumer_groups([missing])[0]
+            assert dm.state == "Dead" and not dm.members, dm
+            result = {g: e for g, e in a.delete_consumer_groups([active, empty, missing])}
+            print("DeleteGroups: %r" % {g: e.__name__ for g, e in result.items()})
+            assert result[active].errno == NON_EMPTY_GROUP, result
+            assert result[empty].errno == 0, result
+            assert result[missing].errno == GROUP_ID_NOT_FOUND, result
+            lg = dict(a.list_consumer_groups())
+            assert empty not in lg and active in lg, lg
+            assert a.describe_consumer_groups([empty])[0].state == "Dead"
+            assert a.list_consumer_group_offsets(empty) == {}, a.list_consumer_group_offsets(empty)
+        finally:
+            a.close()
+        assert committed_offsets(b.bootstrap, empty, topic, partitions) == {q: OFFSET_INVALID for q in range(partitions)}
+        assert committed_offsets(b.bootstrap, active, topic, partitions) == {q: 10 for q in range(partitions)}
+
+        # Deleting wrote tombstones for the group and each of its offsets.
+        last = latest_by_key(read_offsets_topic(b.bootstrap))
+        for q in range(partitions):
+            assert (empty, topic, q) in last and last[(empty, topic, q)] is None, last.get((empty, topic, q))
+        assert ("group", empty) in last and last[("group", empty)] is None, last.get(("group", empty))
+
+        # Once its members leave, the other group can be deleted too.
+        for x in m:
+            x.stop()
+        deadline = time.time() + 20
+        while describe(b.bootstrap, active).state != "Empty":
+            assert time.time() < deadline, describe(b.bootstrap, active)
+            time.sleep(0.2)
+        a = kp_admin(b.bootstrap)
+        try:
+            result = dict(a.delete_consumer_groups([active]))
+            assert result[active].errno == 0, result
+        finally:
+            a.close()
+
+        # Deletions survive a restart (the tombstones are honoured on load).
+        rc = b.stop()
+        assert rc == 0
+        b.restart()
+        for g in (active, empty):
+            assert committed_offsets(b.bootstrap, g, topic, partitions) == {q: OFFSET_INVALID for q in range(partitions)}, g
+        listed = {g.id for g in AdminClient({"bootstrap.servers": b.bootstrap}).list_groups(timeout=15)}
+        assert not {active, empty} & listed, listed
+
+
+
+# ---------------------------------------------------------------------------
+# Raw JoinGroup: what the leader is told when it rejoins mid-rebalance
+
+
+class RawClient:
+    """A bare Kafka connection: request header v1, response header v0."""
+
+    def __init__(self, bootstrap):
+        import socket
+        host, port = bootstrap.split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=15)
+        self.corr = 0
+
+    def send(self, api_key, version, body):
+        self.corr += 1
+        client = b"raw-it"
+        hdr = struct.pack(">hhih", api_key, version, self.corr, len(client)) + client
+        msg = hdr + body
+        self.sock.sendall(struct.pack(">i", len(msg)) + msg)
+        return self.corr
+
+    def recv(self):
+        def exact(n):
+            buf = b""
+            while len(buf) < n:
+                chunk = self.sock.recv(n - len(buf))
+                if not chunk:
+                    raise EOFError("connection closed")
+                buf += chunk
+            return buf
+        n = struct.unpack(">i", exact(4))[0]
+        data = exact(n)
+        return struct.unpack(">i", data[:4])[0], data[4:]
+
+    def close(self):
+        self.sock.close()
+
+
+def kstr(s):
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def join_v2(group, member_id, metadata):
+    """JoinGroup v2 body (session 6000 ms, rebalance 10000 ms, one "range" protocol)."""
+    return (kstr(group) + struct.pack(">ii", SESSION_MS, 10000) + kstr(member_id) + kstr("consumer") +
+            struct.pack(">i", 1) + kstr("range") + struct.pack(">i", len(metadata)) + metadata)
+
+
+def parse_join_v2(data):
+    c = Cursor(data)
+    r = {"throttle": c.int32(), "error": c.int16(), "generation": c.int32(), "protocol": c.string(),
+         "leader": c.string(), "member_id": c.string()}
+    r["members"] = c.array(lambda: (c.string(), c.bytes_()))
+    c.done()
+    return r
+
+
+def check_join_leader_rejoins_completing_rebalance():
+    """JoinGroup from the leader, with unchanged metadata, while the group is
+    CompletingRebalance (it lost the first response): Kafka answers with the
+    current generation and, because it is the leader, the full member list
+    (GroupCoordinator, CompletingRebalance case: members = if
+    (group.isLeader(memberId)) group.currentMemberMetadata else empty), so the
+    leader can still compute the assignment. An empty list makes the leader
+    assign nothing (librdkafka 2.0.2's cooperative-sticky assignor crashes in
+    rdk:main on it)."""
+    group = "g-raw-join"
+    meta = struct.pack(">h", 0) + struct.pack(">i", 1) + kstr("t") + struct.pack(">i", -1)  # Subscription v0
+    with Broker(FAST) as b:
+        a, bb = RawClient(b.bootstrap), RawClient(b.bootstrap)
+        try:
+            a.send(11, 2, join_v2(group, "", meta))
+            r1 = parse_join_v2(a.recv()[1])
+            assert r1["error"] == 0 and r1["leader"] == r1["member_id"], r1
+            leader = r1["member_id"]
+            # Second member joins: the group prepares a rebalance and waits for the leader.
+            bb.send(11, 2, join_v2(group, "", meta))
+            time.sleep(0.3)
+            a.send(11, 2, join_v2(group, leader, meta))
+            r2 = parse_join_v2(a.recv()[1])
+            rb = parse_join_v2(bb.recv()[1])
+            assert r2["error"] == 0 and r2["generation"] == r1["generation"] + 1 and len(r2["members"]) == 2, r2
+            assert rb["error"] == 0 and rb["generation"] == r2["generation"] and rb["members"] == [], rb
+            # Now CompletingRebalance; the leader joins again with the same metadata.
+            a.send(11, 2, join_v2(group, leader, meta))
+            r3 = parse_join_v2(a.recv()[1])
+            print("leader's JoinGroup in CompletingRebalance: error %d generation %d leader %s members %r"
+                  % (r3["error"], r3["generation"], r3["leader"] == leader, [m for m, _ in r3["members"]]))
+            assert r3["error"] == 0 and r3["generation"] == r2["generation"] and r3["leader"] == leader, r3
+            assert sorted(m for m, _ in r3["members"]) == sorted(m for m, _ in r2["members"]), \
+                "leader rejoining in CompletingRebalance got members %r, Kafka sends the full list %r" \
+                % ([m for m, _ in r3["members"]], [m for m, _ in r2["members"]])
+        finally:
+            a.close()
+            bb.close()
 
 
 if __name__ == "__main__":
