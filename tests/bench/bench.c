@@ -241,6 +241,11 @@ static rd_kafka_conf_t *base_conf(const bench_options_t *o)
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	conf_set_or_die(conf, "bootstrap.servers", o->bootstrap);
 	conf_set_or_die(conf, "client.id", "strata-bench");
+	/* The latency run measures the broker, not Nagle's algorithm holding a
+	 * small request back until the previous one is acknowledged: a
+	 * latency-minded client disables it (both brokers get the same). */
+	if (o->mode == BENCH_MODE_LATENCY)
+		conf_set_or_die(conf, "socket.nagle.disable", "true");
 	/* BENCH_DEBUG=<librdkafka debug contexts>, e.g. "fetch,protocol". */
 	const char *debug = getenv("BENCH_DEBUG");
 	if (debug && *debug)
