@@ -6,7 +6,8 @@
 config: {"client": "confluent" | "kafka-python", "bootstrap", "topic",
 "group", "client_id", "session_timeout_ms", "heartbeat_ms",
 "max_poll_interval_ms", "strategy" (confluent's partition.assignment.strategy),
-"instance_id" (group.instance.id, optional)}.
+"instance_id" (group.instance.id, optional), "debug" (librdkafka debug
+contexts, optional: for diagnosis)}.
 
 It processes one record at a time and commits it synchronously right after
 (enable.auto.commit=false), so the only records it can have processed but not

@@ -39,7 +39,6 @@ const consumer = kafka.consumer({
   metadataMaxAge: 2000,
 })
 
-let stopping = false
 consumer.on(consumer.events.GROUP_JOIN, e => {
   const parts = e.payload.memberAssignment[cfg.topic] || []
   out(`EV assign ${fmt(parts)}`)
@@ -67,7 +66,6 @@ async function main () {
 }
 
 process.on('SIGTERM', async () => {
-  stopping = true
   try {
     await consumer.disconnect()
   } finally {
