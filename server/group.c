@@ -226,30 +226,50 @@ static st_partition_t *offsets_partition(st_groups_t *g, const char *group_id, b
     return t->partitions[st_group_partition_for(group_id, t->partition_count)];
 }
 
-/* Appends records (key/value pairs; a NULL value is a tombstone) as one
- * batch to the group's offsets partition. */
-static int append_records(st_groups_t *g, const char *group_id, st_writer_t *keys, size_t *key_ends,
-                          st_writer_t *values, size_t *value_ends, bool *tombstone, int32_t count) {
+/* Records of one change to a group, appended to its __consumer_offsets
+ * partition as one batch (all or nothing). Keys and values are encoded into
+ * the scratch writers, then copied into the batch. */
+typedef struct record_set {
+    st_batch_builder_t batch;
+    st_writer_t key;
+    st_writer_t value;
+    int32_t count;
+    int64_t now_ms;
+} record_set_t;
+
+static void rs_init(record_set_t *rs) {
+    st_batch_builder_init(&rs->batch, ST_CODEC_NONE, 0);
+    st_writer_init(&rs->key, 128);
+    st_writer_init(&rs->value, 256);
+    rs->count = 0;
+    rs->now_ms = st_wall_ms();
+}
+
+static void rs_free(record_set_t *rs) {
+    st_batch_builder_free(&rs->batch);
+    st_writer_free(&rs->key);
+    st_writer_free(&rs->value);
+}
+
+/* Adds the record whose key and value are in the scratch writers (no value:
+ * a tombstone), then clears them. */
+static void rs_add(record_set_t *rs, bool tombstone) {
+    st_batch_builder_add(&rs->batch, rs->count++, rs->now_ms, rs->key.data, (int32_t)rs->key.len,
+                         tombstone ? NULL : rs->value.data, tombstone ? -1 : (int32_t)rs->value.len, NULL, 0);
+    st_writer_reset(&rs->key);
+    st_writer_reset(&rs->value);
+}
+
+static int rs_append(st_groups_t *g, const char *group_id, record_set_t *rs) {
+    if (rs->count == 0) return 0;
     st_partition_t *p = offsets_partition(g, group_id, true);
     if (!p || !p->log) return ST_ERR_COORDINATOR_NOT_AVAILABLE;
-    st_batch_builder_t bb;
-    st_batch_builder_init(&bb, ST_CODEC_NONE, 0);
-    int64_t now = st_wall_ms();
-    size_t kpos = 0, vpos = 0;
-    for (int32_t i = 0; i < count; i++) {
-        const uint8_t *v = tombstone[i] ? NULL : values->data + vpos;
-        int32_t vlen = tombstone[i] ? -1 : (int32_t)(value_ends[i] - vpos);
-        st_batch_builder_add(&bb, i, now, keys->data + kpos, (int32_t)(key_ends[i] - kpos), v, vlen, NULL, 0);
-        kpos = key_ends[i];
-        vpos = value_ends[i];
-    }
     st_writer_t batch;
     st_writer_init(&batch, 256);
-    int err = st_batch_builder_finish(&bb, &batch);
+    int err = st_batch_builder_finish(&rs->batch, &batch);
     st_log_append_result_t res;
-    if (err == 0) err = st_log_append(p->log, batch.data, batch.len, p->leader_epoch, now, false, &res);
+    if (err == 0) err = st_log_append(p->log, batch.data, batch.len, p->leader_epoch, rs->now_ms, false, &res);
     st_writer_free(&batch);
-    st_batch_builder_free(&bb);
     if (err != 0) {
         ST_ERROR("could not write to %s for group %s: %s", ST_OFFSETS_TOPIC, group_id, st_err_name(err));
         return ST_ERR_COORDINATOR_NOT_AVAILABLE;
@@ -324,16 +344,13 @@ static void encode_group_value(st_writer_t *w, const group_t *gr) {
 }
 
 static int store_group(group_t *gr) {
-    st_writer_t k, v;
-    st_writer_init(&k, 64);
-    st_writer_init(&v, 256);
-    encode_group_key(&k, gr->id);
-    encode_group_value(&v, gr);
-    size_t kend = k.len, vend = v.len;
-    bool tomb = false;
-    int err = append_records(gr->owner, gr->id, &k, &kend, &v, &vend, &tomb, 1);
-    st_writer_free(&k);
-    st_writer_free(&v);
+    record_set_t rs;
+    rs_init(&rs);
+    encode_group_key(&rs.key, gr->id);
+    encode_group_value(&rs.value, gr);
+    rs_add(&rs, false);
+    int err = rs_append(gr->owner, gr->id, &rs);
+    rs_free(&rs);
     return err;
 }
 
@@ -1093,17 +1110,9 @@ int st_handle_offset_commit(st_broker_t *b, st_request_t *req) {
     }
 
     /* Records for every valid partition, then one append. */
-    st_writer_t keys, values;
-    st_writer_init(&keys, 256);
-    st_writer_init(&values, 256);
-    int32_t total = 0;
-    for (int32_t i = 0; i < nt; i++) total += rq.topics[i].partitions_count > 0 ? rq.topics[i].partitions_count : 0;
-    size_t *key_ends = calloc((size_t)(total ? total : 1), sizeof *key_ends);
-    size_t *value_ends = calloc((size_t)(total ? total : 1), sizeof *value_ends);
-    bool *tomb = calloc((size_t)(total ? total : 1), sizeof *tomb);
-    if (!key_ends || !value_ends || !tomb) abort();
-    int32_t nrec = 0;
-    int64_t now = st_wall_ms();
+    record_set_t rs;
+    rs_init(&rs);
+    int64_t now = rs.now_ms;
     for (int32_t i = 0; i < nt; i++) {
         const st_offset_commit_request_offset_commit_request_topic_t *t = &rq.topics[i];
         st_offset_commit_response_offset_commit_response_topic_t *rt = &resp->topics[i];
@@ -1126,15 +1135,12 @@ int st_handle_offset_commit(st_broker_t *b, st_request_t *req) {
                              .leader_epoch = p->committed_leader_epoch,
                              .metadata = (char *)(p->committed_metadata.len >= 0 ? p->committed_metadata.ptr : ""),
                              .commit_ms = now};
-            encode_offset_key(&keys, gr->id, t->name.ptr ? t->name.ptr : "", p->partition_index);
-            encode_offset_value(&values, &c);
-            key_ends[nrec] = keys.len;
-            value_ends[nrec] = values.len;
-            nrec++;
+            encode_offset_key(&rs.key, gr->id, t->name.ptr ? t->name.ptr : "", p->partition_index);
+            encode_offset_value(&rs.value, &c);
+            rs_add(&rs, false);
         }
     }
-    int err = 0;
-    if (nrec > 0) err = append_records(g, gr->id, &keys, key_ends, &values, value_ends, tomb, nrec);
+    int err = group_error ? 0 : rs_append(g, gr->id, &rs);
     for (int32_t i = 0; i < nt; i++) {
         const st_offset_commit_request_offset_commit_request_topic_t *t = &rq.topics[i];
         for (int32_t k = 0; k < resp->topics[i].partitions_count; k++) {
@@ -1149,11 +1155,7 @@ int st_handle_offset_commit(st_broker_t *b, st_request_t *req) {
                        p->committed_leader_epoch, p->committed_metadata.len >= 0 ? p->committed_metadata.ptr : "", now);
         }
     }
-    free(key_ends);
-    free(value_ends);
-    free(tomb);
-    st_writer_free(&keys);
-    st_writer_free(&values);
+    rs_free(&rs);
     st_request_respond(b, req, resp);
     return 0;
 }
@@ -1355,28 +1357,16 @@ static void group_destroy(st_groups_t *g, group_t *gr) {
 
 /* Tombstones for the group's metadata and every offset it committed. */
 static int write_group_tombstones(st_groups_t *g, group_t *gr) {
-    st_writer_t keys, values;
-    st_writer_init(&keys, 256);
-    st_writer_init(&values, 16);
-    int32_t n = gr->offset_count + 1;
-    size_t *key_ends = calloc((size_t)n, sizeof *key_ends);
-    size_t *value_ends = calloc((size_t)n, sizeof *value_ends);
-    bool *tomb = calloc((size_t)n, sizeof *tomb);
-    if (!key_ends || !value_ends || !tomb) abort();
+    record_set_t rs;
+    rs_init(&rs);
     for (int32_t i = 0; i < gr->offset_count; i++) {
-        encode_offset_key(&keys, gr->id, gr->offsets[i].topic, gr->offsets[i].partition);
-        key_ends[i] = keys.len;
-        tomb[i] = true;
+        encode_offset_key(&rs.key, gr->id, gr->offsets[i].topic, gr->offsets[i].partition);
+        rs_add(&rs, true);
     }
-    encode_group_key(&keys, gr->id);
-    key_ends[n - 1] = keys.len;
-    tomb[n - 1] = true;
-    int err = append_records(g, gr->id, &keys, key_ends, &values, value_ends, tomb, n);
-    free(key_ends);
-    free(value_ends);
-    free(tomb);
-    st_writer_free(&keys);
-    st_writer_free(&values);
+    encode_group_key(&rs.key, gr->id);
+    rs_add(&rs, true);
+    int err = rs_append(g, gr->id, &rs);
+    rs_free(&rs);
     return err;
 }
 
@@ -1447,16 +1437,8 @@ int st_handle_offset_delete(st_broker_t *b, st_request_t *req) {
     int32_t nt = rq.topics_count > 0 ? rq.topics_count : 0;
     resp->topics = st_arena_alloc(&req->arena, (size_t)(nt ? nt : 1) * sizeof *resp->topics);
     resp->topics_count = nt;
-    st_writer_t keys, values;
-    st_writer_init(&keys, 256);
-    st_writer_init(&values, 16);
-    int32_t total = 0;
-    for (int32_t i = 0; i < nt; i++) total += rq.topics[i].partitions_count > 0 ? rq.topics[i].partitions_count : 0;
-    size_t *key_ends = calloc((size_t)(total ? total : 1), sizeof *key_ends);
-    size_t *value_ends = calloc((size_t)(total ? total : 1), sizeof *value_ends);
-    bool *tomb = calloc((size_t)(total ? total : 1), sizeof *tomb);
-    if (!key_ends || !value_ends || !tomb) abort();
-    int32_t nrec = 0;
+    record_set_t rs;
+    rs_init(&rs);
     for (int32_t i = 0; i < nt; i++) {
         const char *topic = rq.topics[i].name.ptr ? rq.topics[i].name.ptr : "";
         bool subscribed = group_subscribes(gr, topic);
@@ -1472,13 +1454,11 @@ int st_handle_offset_delete(st_broker_t *b, st_request_t *req) {
                 continue;
             }
             if (!offset_find(gr, topic, part)) continue;
-            encode_offset_key(&keys, gr->id, topic, part);
-            key_ends[nrec] = keys.len;
-            tomb[nrec] = true;
-            nrec++;
+            encode_offset_key(&rs.key, gr->id, topic, part);
+            rs_add(&rs, true);
         }
     }
-    int err = nrec ? append_records(g, gr->id, &keys, key_ends, &values, value_ends, tomb, nrec) : 0;
+    int err = rs_append(g, gr->id, &rs);
     if (err) {
         resp->error_code = (int16_t)err;
     } else {
@@ -1488,11 +1468,7 @@ int st_handle_offset_delete(st_broker_t *b, st_request_t *req) {
                     offset_remove(gr, rq.topics[i].name.ptr ? rq.topics[i].name.ptr : "",
                                   resp->topics[i].partitions[k].partition_index);
     }
-    free(key_ends);
-    free(value_ends);
-    free(tomb);
-    st_writer_free(&keys);
-    st_writer_free(&values);
+    rs_free(&rs);
     st_request_respond(b, req, resp);
     return 0;
 }
