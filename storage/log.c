@@ -434,8 +434,19 @@ int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_
      * never reached the disk: everything is fsynced and rewritten once, as
      * before the marker was kept lazily. */
     log->recovery_point_on_disk = clean && recovery_point_read ? recovery_point : -1;
-    log->start_offset_on_disk = clean && start_read ? start : -1;
+    /* A missing log-start-offset file reads as 0 (a new log never wrote
+     * one), so after a clean shutdown 0 is what the disk says. */
+    log->start_offset_on_disk = clean ? (start_read ? start : 0) : -1;
     log->unsynced = !clean;
+    if (count == 0 && !start_read && !recovery_point_read) {
+        /* A brand-new partition: nothing to recover and nothing to make
+         * durable yet. Missing checkpoints read as 0, which is what they
+         * would say, so creating a topic costs no fsync per partition (the
+         * metadata log that records the topic is fsynced). */
+        log->recovery_point_on_disk = 0;
+        log->start_offset_on_disk = 0;
+        log->unsynced = false;
+    }
     if (st_checkpoint_read_epochs(dir, &log->epochs, &log->epoch_count) == 0) log->epoch_cap = log->epoch_count;
 
     if (count == 0) {
