@@ -65,6 +65,7 @@ import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_bench  # noqa: E402  (same directory: broker control shared with it)
 from run_bench import Mock, Strata, log  # noqa: E402
