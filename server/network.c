@@ -90,6 +90,7 @@ struct st_conn {
 
 static void conn_close(st_conn_t *c, const char *why);
 static void conn_update_watch(st_conn_t *c);
+static void flush_ready_list(st_broker_t *b);
 
 static void set_nonblocking(int fd) {
     int flags = fcntl(fd, F_GETFL, 0);
@@ -560,6 +561,11 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
             if ((size_t)n < CONN_READ_CHUNK_BYTES && !c->frame) break;
         }
     }
+    /* Consumers whose fetch this connection's produce just completed hear
+     * of the new data before the producer hears its acknowledgement: the
+     * end-to-end path is the one that waits. */
+    flush_ready_list(b);
+    if (c->closing) return;
     if (!conn_flush(c)) {
         conn_close(c, NULL);
         return;
@@ -615,7 +621,10 @@ static void conn_resume(st_conn_t *c) {
     }
 }
 
-void st_network_before_sleep(st_broker_t *b) {
+/* Writes the responses that became ready on other connections (fetches
+ * that an append just woke). Closed connections stay allocated until the
+ * before-sleep hook. */
+static void flush_ready_list(st_broker_t *b) {
     /* Resuming a paused connection can make more responses ready: repeat
      * until nothing is left, so the loop never sleeps on a ready response. */
     for (int pass = 0; pass < 64 && b->flush_list; pass++) {
@@ -628,6 +637,10 @@ void st_network_before_sleep(st_broker_t *b) {
             if (!c->closing) conn_resume(c);
         }
     }
+}
+
+void st_network_before_sleep(st_broker_t *b) {
+    flush_ready_list(b);
     while (b->dead_conns) {
         st_conn_t *c = b->dead_conns;
         b->dead_conns = c->next;
