@@ -591,6 +591,8 @@ static void housekeeping(st_loop_t *loop, void *ctx) {
     if (b->groups) st_groups_housekeeping(b->groups, hc.now);
     int64_t every = b->retention_check_interval_ms;
     if (b->flush_scheduler_interval_ms < every) every = b->flush_scheduler_interval_ms;
+    int64_t offsets_every = st_config_get_long(b->config, "offsets.retention.check.interval.ms");
+    if (offsets_every < every) every = offsets_every;
     if (every < 10) every = 10;
     st_timer_start(loop, &b->housekeeping_timer, every, housekeeping, b);
 }
