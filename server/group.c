@@ -466,6 +466,29 @@ static void member_remove(group_t *gr, member_t *m) {
     free(m);
 }
 
+/* No members left: the group is Empty, without a protocol, and that is
+ * recorded in __consumer_offsets, as Kafka does. */
+static void become_empty(group_t *gr) {
+    set_state(gr, GROUP_EMPTY);
+    free(gr->protocol_name);
+    gr->protocol_name = NULL;
+    store_group(gr);
+}
+
+/* After members left (LeaveGroup or an expired session). */
+static void after_members_left(group_t *gr, const char *reason) {
+    if (gr->state == GROUP_PREPARING_REBALANCE) {
+        maybe_complete_join(gr);
+    } else if (gr->member_count == 0) {
+        if (gr->state != GROUP_EMPTY) {
+            gr->generation++;
+            become_empty(gr);
+        }
+    } else {
+        prepare_rebalance(gr, reason);
+    }
+}
+
 static void on_session_timeout(st_loop_t *loop, void *ctx) {
     (void)loop;
     member_t *m = ctx;
@@ -474,17 +497,7 @@ static void on_session_timeout(st_loop_t *loop, void *ctx) {
     ST_INFO("group %s: member %s expired after %d ms without a heartbeat", gr->id, m->member_id,
             m->session_timeout_ms);
     member_remove(gr, m);
-    if (gr->state == GROUP_PREPARING_REBALANCE) {
-        maybe_complete_join(gr);
-    } else if (gr->member_count == 0) {
-        set_state(gr, GROUP_EMPTY);
-        gr->generation++;
-        free(gr->protocol_name);
-        gr->protocol_name = NULL;
-        store_group(gr);
-    } else {
-        prepare_rebalance(gr, "member session expired");
-    }
+    after_members_left(gr, "member session expired");
 }
 
 /* Picks the protocol every member supports, by the members' votes. */
@@ -553,10 +566,7 @@ static void complete_join(group_t *gr) {
     gr->pending_count = 0;
     gr->generation++;
     if (gr->member_count == 0) {
-        set_state(gr, GROUP_EMPTY);
-        free(gr->protocol_name);
-        gr->protocol_name = NULL;
-        store_group(gr);
+        become_empty(gr);
         return;
     }
     free(gr->protocol_name);
@@ -1034,22 +1044,6 @@ static int16_t leave_one(group_t *gr, const char *member_id, const char *instanc
     return 0;
 }
 
-static void after_leave(group_t *gr) {
-    if (gr->state == GROUP_PREPARING_REBALANCE) {
-        maybe_complete_join(gr);
-    } else if (gr->member_count == 0) {
-        if (gr->state != GROUP_EMPTY) {
-            set_state(gr, GROUP_EMPTY);
-            gr->generation++;
-            free(gr->protocol_name);
-            gr->protocol_name = NULL;
-            store_group(gr);
-        }
-    } else {
-        prepare_rebalance(gr, "a member left");
-    }
-}
-
 int st_handle_leave_group(st_broker_t *b, st_request_t *req) {
     st_leave_group_request_t rq;
     if (st_request_decode(req, &rq) != 0) return ST_ERR_DECODE;
@@ -1057,7 +1051,7 @@ int st_handle_leave_group(st_broker_t *b, st_request_t *req) {
     group_t *gr = rq.group_id.len > 0 ? group_find(groups_of(b), rq.group_id.ptr) : NULL;
     if (req->api_version < 3) {
         resp->error_code = gr ? leave_one(gr, rq.member_id.ptr, NULL) : ST_ERR_UNKNOWN_MEMBER_ID;
-        if (gr && resp->error_code == 0) after_leave(gr);
+        if (gr && resp->error_code == 0) after_members_left(gr, "a member left");
     } else {
         int32_t n = rq.members_count > 0 ? rq.members_count : 0;
         resp->members = st_arena_alloc(&req->arena, (size_t)(n ? n : 1) * sizeof *resp->members);
@@ -1073,7 +1067,7 @@ int st_handle_leave_group(st_broker_t *b, st_request_t *req) {
             if (resp->members[i].error_code == 0) any = true;
         }
         if (!gr) resp->error_code = ST_ERR_UNKNOWN_MEMBER_ID;
-        if (gr && any) after_leave(gr);
+        if (gr && any) after_members_left(gr, "a member left");
     }
     st_request_respond(b, req, resp);
     return 0;
