@@ -151,6 +151,11 @@ typedef struct fetch_item {
     int64_t fetch_offset;
     int32_t max_bytes;
     session_partition_t *session_entry; /* NULL when sessionless */
+    /* What the last built response said of this partition, recorded in the
+     * session once that response is the one sent (session_commit). */
+    bool included;
+    int64_t built_high_watermark;
+    int64_t built_log_start_offset;
     int16_t topic_error;  /* UNKNOWN_TOPIC_ID when an id did not resolve */
 } fetch_item_t;
 
@@ -218,8 +223,9 @@ static int32_t read_partition(st_broker_t *b, st_request_t *req, const fetch_ite
     return rr.len;
 }
 
-/* Builds the response for `pf`'s items. Returns the record bytes it holds. */
-static int64_t build_response(parked_fetch_t *pf, st_fetch_response_t *resp, bool final) {
+/* Builds the response for `pf`'s items. Returns the record bytes it holds.
+ * The session learns what was sent only through session_commit. */
+static int64_t build_response(parked_fetch_t *pf, st_fetch_response_t *resp) {
     st_broker_t *b = pf->b;
     st_request_t *req = pf->req;
     int16_t v = req->api_version;
@@ -230,6 +236,7 @@ static int64_t build_response(parked_fetch_t *pf, st_fetch_response_t *resp, boo
     st_fetch_response_fetchable_topic_response_t *cur = NULL;
     for (int32_t i = 0; i < pf->item_count; i++) {
         fetch_item_t *it = &pf->items[i];
+        it->included = false;
         st_fetch_response_partition_data_t pd;
         memset(&pd, 0, sizeof pd);
         /* Defaults of the tagged fields, so they are not sent. */
@@ -254,11 +261,9 @@ static int64_t build_response(parked_fetch_t *pf, st_fetch_response_t *resp, boo
                 continue;
             }
         }
-        if (final && it->session_entry) {
-            it->session_entry->sent_once = true;
-            it->session_entry->sent_high_watermark = pd.high_watermark;
-            it->session_entry->sent_log_start_offset = pd.log_start_offset;
-        }
+        it->included = true;
+        it->built_high_watermark = pd.high_watermark;
+        it->built_log_start_offset = pd.log_start_offset;
         bool same_topic = cur && ((v >= 13) ? memcmp(cur->topic_id.bytes, it->topic_id.bytes, 16) == 0
                                             : (it->topic && cur->topic.ptr && strcmp(cur->topic.ptr, it->topic) == 0));
         if (!same_topic) {
@@ -271,6 +276,18 @@ static int64_t build_response(parked_fetch_t *pf, st_fetch_response_t *resp, boo
         cur->partitions[cur->partitions_count++] = pd;
     }
     return total;
+}
+
+/* The built response is being sent: an incremental session remembers
+ * what it told the client of each partition (KIP-227). */
+static void session_commit(parked_fetch_t *pf) {
+    for (int32_t i = 0; i < pf->item_count; i++) {
+        fetch_item_t *it = &pf->items[i];
+        if (!it->session_entry || !it->included) continue;
+        it->session_entry->sent_once = true;
+        it->session_entry->sent_high_watermark = it->built_high_watermark;
+        it->session_entry->sent_log_start_offset = it->built_log_start_offset;
+    }
 }
 
 static void unlink_waiters(parked_fetch_t *pf) {
@@ -301,7 +318,8 @@ static void complete(parked_fetch_t *pf) {
     }
     st_fetch_response_t *resp = st_request_alloc_response(req);
     resp->session_id = pf->session_id;
-    build_response(pf, resp, true);
+    build_response(pf, resp);
+    session_commit(pf);
     fetch_session_t *fs = pf->session_id ? session_find(b->fetch_sessions, pf->session_id) : NULL;
     if (fs) fs->last_used_ms = st_loop_now_ms(b->loop);
     free(pf->waiters);
@@ -457,21 +475,18 @@ int st_handle_fetch(st_broker_t *b, st_request_t *req) {
 
     /* Enough already? Then answer now. */
     st_fetch_response_t *probe = st_request_alloc_response(req);
-    int64_t bytes = build_response(pf, probe, false);
+    int64_t bytes = build_response(pf, probe);
     bool any_error = false;
     for (int32_t i = 0; i < probe->responses_count && !any_error; i++)
         for (int32_t k = 0; k < probe->responses[i].partitions_count; k++)
             if (probe->responses[i].partitions[k].error_code != 0) any_error = true;
     if (rq->max_wait_ms <= 0 || bytes >= (rq->min_bytes > 0 ? rq->min_bytes : 1) || any_error ||
         pf->item_count == 0) {
-        /* The probe is the answer: record what was sent for the session. */
-        for (int32_t i = 0; i < req->fd_count; i++) close(req->fds[i]);
-        req->fd_count = 0;
-        st_fetch_response_t *resp = st_request_alloc_response(req);
-        resp->session_id = pf->session_id;
-        build_response(pf, resp, true);
+        /* The probe is the answer: no second read of the logs. */
+        probe->session_id = pf->session_id;
+        session_commit(pf);
         free(pf);
-        st_request_respond(b, req, resp);
+        st_request_respond(b, req, probe);
         return 0;
     }
     for (int32_t i = 0; i < req->fd_count; i++) close(req->fds[i]);
