@@ -66,6 +66,7 @@ typedef enum st_config_source {
 /* Plain literals: config.c also stringifies them into the table. */
 #define ST_CONFIG_DEFAULT_MESSAGE_MAX_BYTES 1048588            /* Kafka: 1 MiB + 12 */
 #define ST_CONFIG_DEFAULT_FETCH_MAX_BYTES 57671680             /* Kafka: 55 MiB */
+#define ST_CONFIG_DEFAULT_FETCH_RESPONSE_TARGET_BYTES 1048576  /* see config.c */
 #define ST_CONFIG_DEFAULT_SOCKET_REQUEST_MAX_BYTES 104857600   /* Kafka: 100 MiB */
 #define ST_CONFIG_DEFAULT_DECOMPRESSED_BATCH_MAX_BYTES 67108864 /* 64 MiB */
 #define ST_CONFIG_DEFAULT_MAX_INFLIGHT_REQUESTS 100

@@ -223,13 +223,30 @@ static int32_t read_partition(st_broker_t *b, st_request_t *req, const fetch_ite
     return rr.len;
 }
 
+/* Record bytes after which a response takes no more partitions (0: none):
+ * the configured target, grown to what the link carries in one round trip at
+ * 1 GB/s, and never below what the client asked to wait for. Why: config.c. */
+static int64_t response_target_bytes(st_broker_t *b, st_request_t *req, int32_t min_bytes) {
+    if (b->fetch_response_target_bytes <= 0) return 0;
+    int64_t target = b->fetch_response_target_bytes;
+    if (req->conn) {
+        int64_t in_flight = (int64_t)st_conn_rtt_us(req->conn) * 1000; /* bytes per µs at 1 GB/s */
+        if (in_flight > target) target = in_flight;
+    }
+    return target > min_bytes ? target : min_bytes;
+}
+
 /* Builds the response for `pf`'s items. Returns the record bytes it holds.
  * The session learns what was sent only through session_commit. */
 static int64_t build_response(parked_fetch_t *pf, st_fetch_response_t *resp) {
     st_broker_t *b = pf->b;
     st_request_t *req = pf->req;
     int16_t v = req->api_version;
+    /* Kafka bounds the request's max_bytes by the broker's fetch.max.bytes. */
     int64_t budget = pf->rq->max_bytes > 0 ? pf->rq->max_bytes : INT32_MAX;
+    if (budget > b->fetch_max_bytes) budget = b->fetch_max_bytes;
+    int64_t target = response_target_bytes(b, req, pf->rq->min_bytes);
+    if (target > 0 && budget > target) budget = target;
     int64_t total = 0;
     resp->responses = st_arena_alloc(&req->arena, (size_t)(pf->item_count ? pf->item_count : 1) * sizeof *resp->responses);
     resp->responses_count = 0;

@@ -598,6 +598,13 @@ static void conn_update_watch(st_conn_t *c) {
  * loop's before-sleep hook, never from inside the handler: writing may fail
  * and close the connection, which must not happen under a caller that is
  * still using it. It also batches the writes of one loop iteration. */
+uint32_t st_conn_rtt_us(const st_conn_t *c) {
+    struct tcp_info info;
+    socklen_t len = sizeof info;
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || len < sizeof info) return 0;
+    return info.tcpi_rtt;
+}
+
 void st_conn_response_ready(st_broker_t *b, st_conn_t *c) {
     if (c->closing || c->flush_pending) return;
     c->flush_pending = true;

@@ -182,6 +182,8 @@ struct st_broker {
     int32_t max_connections;
     int64_t connections_max_idle_ms;
     int32_t max_inflight_per_conn;
+    int32_t fetch_max_bytes;           /* cap on any Fetch response's record bytes */
+    int32_t fetch_response_target_bytes; /* where a Fetch response stops taking partitions; 0: no target */
     size_t decompressed_batch_max_bytes;
     int64_t retention_check_interval_ms;
     int64_t flush_scheduler_interval_ms;
@@ -248,6 +250,8 @@ void st_network_close_all(st_broker_t *b);
 void st_network_before_sleep(st_broker_t *b);
 /* Called when a request's response became ready (maybe later than the call). */
 void st_conn_response_ready(st_broker_t *b, st_conn_t *c);
+/* The kernel's smoothed round-trip time of the connection, in µs; 0 when unknown. */
+uint32_t st_conn_rtt_us(const st_conn_t *c);
 
 /* ---- HTTP: /metrics and /v1/groups/<group>/lag (http.c) ------------------ */
 int st_http_start(st_broker_t *b, const char *listeners);

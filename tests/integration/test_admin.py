@@ -405,6 +405,28 @@ def produce(b, topic, n, partition=0, base_ts=None, idempotent=False):
     return base_ts
 
 
+def fetch_v4(raw, topic, partitions, max_bytes, partition_max_bytes, min_bytes=1, max_wait_ms=0):
+    """Fetch from offset 0 of each partition -> {partition: (err, high_watermark, record_bytes)}"""
+    def part(w, p):
+        w.i32(p).i64(0).i32(partition_max_bytes)
+    def body(w):
+        w.i32(-1).i32(max_wait_ms).i32(min_bytes).i32(max_bytes).i8(0)
+        w.array([0], lambda w, _: w.str(topic).array(partitions, part))
+    r = raw.call(1, 4, False, body)
+    r.i32()  # throttle
+
+    def presp(r):
+        p, err, hw = r.i32(), r.i16(), r.i64()
+        r.i64()  # last stable offset
+        r.array(lambda r: (r.i64(), r.i64()))  # aborted transactions
+        n = r.i32()
+        r.take(max(n, 0))
+        return p, (err, hw, max(n, 0))
+    topics = r.array(lambda r: (r.str(), r.array(presp)))
+    r.end()
+    return dict(topics[0][1])
+
+
 # --- checks ------------------------------------------------------------------
 
 def check_create_topics():
@@ -673,6 +695,52 @@ def check_offsets():
             assert res[0][2] == POLICY_VIOLATION, res
         finally:
             raw.close()
+
+
+def check_fetch_response_size():
+    """A Fetch response takes no more partitions once it holds
+    strata.fetch.response.target.bytes (1 MiB; the first batch always goes),
+    fetch.max.bytes caps every response as in Kafka, and with the target off
+    a response fills to the request's max_bytes."""
+    value = b"x" * 100000
+    per_partition = 30  # 30 batches of ~100 kB: ~3 MB in each partition
+
+    def fill(b):
+        a = admin(b)
+        expect(outcome(a.create_topics([NewTopic("fsz", 3, 1)]), "fsz"), 0)
+        p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 0, "acks": "all"})
+        for part in range(3):
+            for _ in range(per_partition):
+                p.produce("fsz", value=value, partition=part)
+                p.flush(10)
+        assert p.flush(20) == 0
+
+    def fetch(b, max_bytes):
+        raw = Raw(b.port)
+        try:
+            return fetch_v4(raw, "fsz", [0, 1, 2], max_bytes, 10 * 1024 * 1024)
+        finally:
+            raw.close()
+
+    mib = 1024 * 1024
+    with Broker() as b:
+        fill(b)
+        res = fetch(b, 50 * mib)
+        assert all(res[p][0] == NONE and res[p][1] == per_partition for p in range(3)), res
+        total = sum(res[p][2] for p in range(3))
+        assert mib - 100200 < total <= mib, res  # whole batches up to the target
+        assert res[0][2] == total, res           # from the first partition on
+        res = fetch(b, 50)                       # below one batch: the first batch still goes (KIP-74)
+        assert 100000 < res[0][2] < 100200 and res[1][2] == res[2][2] == 0, res
+    with Broker({"strata.fetch.response.target.bytes": 0, "fetch.max.bytes": 2 * mib}) as b:
+        fill(b)
+        res = fetch(b, 50 * mib)
+        total = sum(res[p][2] for p in range(3))
+        assert 2 * mib - 100200 < total <= 2 * mib, res
+    with Broker({"strata.fetch.response.target.bytes": 0}) as b:
+        fill(b)
+        res = fetch(b, 50 * mib)
+        assert all(3000000 < res[p][2] < 3010000 for p in range(3)), res
 
 
 def check_log_dirs_and_producers():
