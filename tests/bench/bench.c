@@ -500,7 +500,7 @@ static void assign_from_beginning(rd_kafka_t *rk, const bench_options_t *o)
 {
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)o->partitions);
 	for (int p = 0; p < o->partitions; p++)
-		rd_kafka_topic_partition_list_add(parts, o->topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+		rd_kafka_topic_partition_list_add(parts, o->topic, p)->offset = 0;
 	rd_kafka_resp_err_t err = rd_kafka_assign(rk, parts);
 	rd_kafka_topic_partition_list_destroy(parts);
 	if (err) {
