@@ -3,38 +3,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const uint8_t *take(st_reader_t *r, size_t n) {
-    if (r->failed || st_reader_remaining(r) < n) {
-        r->failed = true;
-        r->pos = r->end;
-        return NULL;
-    }
-    const uint8_t *p = r->pos;
-    r->pos += n;
-    return p;
-}
-
-int8_t st_read_i8(st_reader_t *r) {
-    const uint8_t *p = take(r, 1);
-    return p ? (int8_t)p[0] : 0;
-}
-
 int16_t st_read_i16(st_reader_t *r) {
-    const uint8_t *p = take(r, 2);
+    const uint8_t *p = st_reader_take(r, 2);
     return p ? st_get_i16be(p) : 0;
 }
 
 uint16_t st_read_u16(st_reader_t *r) { return (uint16_t)st_read_i16(r); }
 
 int32_t st_read_i32(st_reader_t *r) {
-    const uint8_t *p = take(r, 4);
+    const uint8_t *p = st_reader_take(r, 4);
     return p ? st_get_i32be(p) : 0;
 }
 
 uint32_t st_read_u32(st_reader_t *r) { return (uint32_t)st_read_i32(r); }
 
 int64_t st_read_i64(st_reader_t *r) {
-    const uint8_t *p = take(r, 8);
+    const uint8_t *p = st_reader_take(r, 8);
     return p ? st_get_i64be(p) : 0;
 }
 
@@ -45,10 +29,10 @@ double st_read_f64(st_reader_t *r) {
     return d;
 }
 
-static uint64_t read_leb128(st_reader_t *r, int max_bytes) {
+uint64_t st_read_leb128(st_reader_t *r, int max_bytes) {
     uint64_t v = 0;
     for (int i = 0; i < max_bytes; i++) {
-        const uint8_t *p = take(r, 1);
+        const uint8_t *p = st_reader_take(r, 1);
         if (!p) return 0;
         v |= (uint64_t)(*p & 0x7f) << (7 * i);
         if (!(*p & 0x80)) return v;
@@ -57,22 +41,6 @@ static uint64_t read_leb128(st_reader_t *r, int max_bytes) {
     r->pos = r->end;
     return 0;
 }
-
-uint32_t st_read_uvarint(st_reader_t *r) { return (uint32_t)read_leb128(r, 5); }
-
-int32_t st_read_varint(st_reader_t *r) {
-    uint32_t u = (uint32_t)read_leb128(r, 5);
-    return (int32_t)((u >> 1) ^ (~(u & 1) + 1));
-}
-
-int64_t st_read_varlong(st_reader_t *r) {
-    uint64_t u = read_leb128(r, 10);
-    return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
-}
-
-const uint8_t *st_read_bytes(st_reader_t *r, size_t len) { return take(r, len); }
-
-void st_read_skip(st_reader_t *r, size_t len) { (void)take(r, len); }
 
 void st_writer_init(st_writer_t *w, size_t initial_cap) {
     memset(w, 0, sizeof *w);

@@ -34,22 +34,60 @@ static inline size_t st_reader_remaining(const st_reader_t *r) {
     return (size_t)(r->end - r->pos);
 }
 
-int8_t st_read_i8(st_reader_t *r);
+/* Returns n bytes at the cursor and advances, or NULL: then the reader has
+ * failed and sits at its end, so every later read fails too. */
+static inline const uint8_t *st_reader_take(st_reader_t *r, size_t n) {
+    if (__builtin_expect(r->failed || st_reader_remaining(r) < n, 0)) {
+        r->failed = true;
+        r->pos = r->end;
+        return NULL;
+    }
+    const uint8_t *p = r->pos;
+    r->pos += n;
+    return p;
+}
+
+static inline int8_t st_read_i8(st_reader_t *r) {
+    const uint8_t *p = st_reader_take(r, 1);
+    return p ? (int8_t)p[0] : 0;
+}
 int16_t st_read_i16(st_reader_t *r);
 uint16_t st_read_u16(st_reader_t *r);
 int32_t st_read_i32(st_reader_t *r);
 uint32_t st_read_u32(st_reader_t *r);
 int64_t st_read_i64(st_reader_t *r);
 double st_read_f64(st_reader_t *r);
+/* LEB128 of at most max_bytes, any length: what the inline readers below
+ * fall back to for multi-byte values, truncation and failed readers. */
+uint64_t st_read_leb128(st_reader_t *r, int max_bytes);
+
+/* A single-byte value in a reader that has not failed (a failed reader is
+ * not always at its end). Most varints in records are one byte: lengths of
+ * small keys, deltas, header counts. */
+static inline bool st_reader_single_byte_next(const st_reader_t *r) {
+    return __builtin_expect(!r->failed && r->pos < r->end && *r->pos < 0x80, 1);
+}
+
 /* Unsigned LEB128 of at most 5 bytes (protocol compact lengths, tags). */
-uint32_t st_read_uvarint(st_reader_t *r);
+static inline uint32_t st_read_uvarint(st_reader_t *r) {
+    if (st_reader_single_byte_next(r)) return *r->pos++;
+    return (uint32_t)st_read_leb128(r, 5);
+}
+
 /* Zig-zag varint of at most 5 bytes / varlong of at most 10 (records). */
-int32_t st_read_varint(st_reader_t *r);
-int64_t st_read_varlong(st_reader_t *r);
+static inline int32_t st_read_varint(st_reader_t *r) {
+    uint32_t u = st_reader_single_byte_next(r) ? *r->pos++ : (uint32_t)st_read_leb128(r, 5);
+    return (int32_t)((u >> 1) ^ (~(u & 1) + 1));
+}
+
+static inline int64_t st_read_varlong(st_reader_t *r) {
+    uint64_t u = st_reader_single_byte_next(r) ? *r->pos++ : st_read_leb128(r, 10);
+    return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+}
 /* Returns a pointer to `len` bytes inside the buffer and advances, or NULL
  * (and failed) if fewer remain. */
-const uint8_t *st_read_bytes(st_reader_t *r, size_t len);
-void st_read_skip(st_reader_t *r, size_t len);
+static inline const uint8_t *st_read_bytes(st_reader_t *r, size_t len) { return st_reader_take(r, len); }
+static inline void st_read_skip(st_reader_t *r, size_t len) { (void)st_reader_take(r, len); }
 
 /* A file range spliced into a writer's output at buffer offset `at`. */
 typedef struct st_file_range {
