@@ -266,6 +266,7 @@ int st_batch_validate(const uint8_t *batch, size_t len, const st_batch_limits_t 
      * stops the walk: what follows cannot be located. */
     st_reader_t r;
     st_reader_init(&r, records, records_len);
+    bool timestamp_error = false;
     for (int32_t i = 0; i < h.record_count; i++) {
         st_record_t rec;
         if (st_reader_remaining(&r) == 0) {
@@ -282,12 +283,23 @@ int st_batch_validate(const uint8_t *batch, size_t len, const st_batch_limits_t 
         if (require_keys && rec.key_len < 0)
             check_record_error(check, arena, h.record_count, i,
                                "compacted topic cannot accept a record without a key");
+        if (limits->check_timestamps) {
+            /* Wrapping, not undefined, for a hostile delta. */
+            int64_t ts = (int64_t)((uint64_t)h.base_timestamp + (uint64_t)rec.timestamp_delta);
+            if (ts != -1 && (ts < limits->timestamp_min || ts > limits->timestamp_max)) {
+                timestamp_error = true;
+                check_record_error(check, arena, h.record_count, i,
+                                   "timestamp out of range (message.timestamp.before.max.ms / after.max.ms)");
+            }
+        }
     }
     if (st_reader_remaining(&r) != 0) {
         check_fail(check, ST_ERR_INVALID_RECORD, "more records than the batch declares");
         goto out_free_scratch;
     }
-    if (check->record_error_count > 0)
+    if (timestamp_error)
+        check_fail(check, ST_ERR_INVALID_TIMESTAMP, "one or more records have been rejected due to invalid timestamp");
+    else if (check->record_error_count > 0)
         check_fail(check, ST_ERR_INVALID_RECORD, "one or more records have been rejected");
 
 out_free_scratch:

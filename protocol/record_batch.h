@@ -97,6 +97,11 @@ typedef struct st_record {
 typedef struct st_batch_limits {
     size_t decompressed_bytes_max; /* cap on one batch's decompressed records */
     int32_t records_max;           /* cap on records in one batch */
+    /* CreateTime topics: every record's timestamp (but -1, "none") must lie
+     * in [timestamp_min, timestamp_max], else INVALID_TIMESTAMP. */
+    bool check_timestamps;
+    int64_t timestamp_min;
+    int64_t timestamp_max;
 } st_batch_limits_t;
 
 /* A per-record error for Produce's RecordErrors (KIP-467). */
@@ -125,6 +130,9 @@ typedef struct st_batch_check {
  * baseSequence (INVALID_RECORD); magic other than 2 is INVALID_RECORD. A
  * batch beyond `limits` (decompressed bytes or record count) gets
  * MESSAGE_TOO_LARGE, which makes the Java producer split it and retry.
+ * Record timestamps outside the limits are per-record errors, and then the
+ * batch's error is INVALID_TIMESTAMP rather than INVALID_RECORD (Kafka's
+ * LogValidator.processRecordErrors).
  */
 int st_batch_validate(const uint8_t *batch, size_t len, const st_batch_limits_t *limits,
                       bool require_keys, st_arena_t *arena, st_batch_check_t *check);

@@ -184,7 +184,7 @@ static uint8_t *recompress(st_broker_t *b, st_arena_t *arena, const uint8_t *rec
     st_record_t rec;
     int more;
     while ((more = st_record_iter_next(&it, &rec)) == 1)
-        st_batch_builder_add(&bb, rec.offset_delta, h->base_timestamp + rec.timestamp_delta, rec.key, rec.key_len,
+        st_batch_builder_add(&bb, rec.offset_delta, (int64_t)((uint64_t)h->base_timestamp + (uint64_t)rec.timestamp_delta), rec.key, rec.key_len,
                              rec.value, rec.value_len, rec.headers, rec.header_count);
     uint8_t *out = NULL;
     if (more < 0) {
@@ -225,6 +225,15 @@ void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, 
         return reject(p, res, ST_ERR_MESSAGE_TOO_LARGE, "The record batch size is larger than max.message.bytes");
 
     st_batch_limits_t limits = {.decompressed_bytes_max = b->decompressed_batch_max_bytes, .records_max = INT32_MAX};
+    int64_t now = st_wall_ms();
+    if (!s->log_append_time) {
+        /* Both settings are >= 0 (config load) and now >= 0. */
+        limits.check_timestamps = true;
+        limits.timestamp_min = s->message_timestamp_before_max_ms < INT64_MAX
+                                   ? now - s->message_timestamp_before_max_ms : INT64_MIN;
+        limits.timestamp_max = s->message_timestamp_after_max_ms < INT64_MAX - now
+                                   ? now + s->message_timestamp_after_max_ms : INT64_MAX;
+    }
     st_batch_check_t check;
     err = st_batch_validate(records, (size_t)len, &limits, s->cleanup_compact, arena, &check);
     if (err == ST_ERR_LIMIT)
@@ -236,18 +245,6 @@ void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, 
     }
     if (h.attributes & ST_BATCH_ATTR_TRANSACTIONAL)
         return reject(p, res, ST_ERR_INVALID_TXN_STATE, "Transactional produce is not supported by this broker yet");
-
-    int64_t now = st_wall_ms();
-    if (!s->log_append_time && h.max_timestamp >= 0) {
-        /* Kafka checks every record; the batch's extremes bound them. */
-        bool too_old = s->message_timestamp_before_max_ms < INT64_MAX && h.base_timestamp >= 0 &&
-                       h.base_timestamp < now - s->message_timestamp_before_max_ms;
-        bool too_new = s->message_timestamp_after_max_ms < INT64_MAX &&
-                       h.max_timestamp > now + s->message_timestamp_after_max_ms;
-        if (too_old || too_new)
-            return reject(p, res, ST_ERR_INVALID_TIMESTAMP,
-                        "Timestamp of a record is out of range (message.timestamp.before.max.ms / after.max.ms)");
-    }
 
     if (h.producer_id >= 0) {
         st_producer_check_t pc;

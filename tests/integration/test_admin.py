@@ -30,6 +30,7 @@ TOPIC_ALREADY_EXISTS = 36
 INVALID_PARTITIONS = 37
 INVALID_REPLICATION_FACTOR = 38
 INVALID_REPLICA_ASSIGNMENT = 39
+INVALID_TIMESTAMP = 32
 INVALID_CONFIG = 40
 INVALID_REQUEST = 42
 POLICY_VIOLATION = 44
@@ -741,6 +742,38 @@ def check_fetch_response_size():
         fill(b)
         res = fetch(b, 50 * mib)
         assert all(3000000 < res[p][2] < 3010000 for p in range(3)), res
+
+
+def check_invalid_timestamp():
+    """CreateTime records outside message.timestamp.before/after.max.ms get
+    INVALID_TIMESTAMP and are not written; LogAppendTime topics take any."""
+    with Broker() as b:
+        a = admin(b)
+        expect(outcome(a.create_topics([
+            NewTopic("ts", 1, 1, config={"message.timestamp.before.max.ms": "60000"}),
+            NewTopic("ts-append", 1, 1, config={"message.timestamp.type": "LogAppendTime"})]), "ts"), 0)
+        now = int(time.time() * 1000)
+        p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 0, "acks": "all",
+                      "message.send.max.retries": 0})
+        results = {}
+
+        def report(name):
+            return lambda err, msg: results.__setitem__(name, err.code() if err else msg.offset())
+        for topic in ("ts", "ts-append"):
+            p.produce(topic, value=b"ok", timestamp=now, on_delivery=report(topic + " ok"))
+            p.flush(10)
+            p.produce(topic, value=b"future", timestamp=now + 2 * 3600 * 1000, on_delivery=report(topic + " future"))
+            p.flush(10)
+            p.produce(topic, value=b"old", timestamp=now - 120000, on_delivery=report(topic + " old"))
+            p.flush(10)
+        assert p.flush(20) == 0
+        assert results == {"ts ok": 0, "ts future": INVALID_TIMESTAMP, "ts old": INVALID_TIMESTAMP,
+                           "ts-append ok": 0, "ts-append future": 1, "ts-append old": 2}, results
+        raw = Raw(b.port)
+        try:
+            assert list_offsets(raw, 5, "ts", [(0, -1, -1)])[0][3] == 1  # only the good record
+        finally:
+            raw.close()
 
 
 def check_log_dirs_and_producers():

@@ -337,6 +337,42 @@ static void test_validate_null_key_on_compacted(void **state) {
     st_writer_free(&out);
 }
 
+/* Every record's timestamp is checked, not only the batch's base and max:
+ * the middle record is out of range here and is the one reported. */
+static void test_validate_record_timestamps(void **state) {
+    (void)state;
+    st_batch_builder_t b;
+    st_batch_builder_init(&b, ST_CODEC_LZ4, 0);
+    const int64_t ts[] = {1000, 5000, -1, 1200};
+    for (int32_t i = 0; i < (int32_t)COUNT(ts); i++)
+        st_batch_builder_add(&b, i, ts[i], (const uint8_t *)"k", 1, (const uint8_t *)"v", 1, NULL, 0);
+    st_writer_t out;
+    st_writer_init(&out, 0);
+    assert_int_equal(st_batch_builder_finish(&b, &out), 0);
+    st_batch_builder_free(&b);
+    st_arena_t arena;
+    st_arena_init(&arena);
+    st_batch_check_t check;
+    st_batch_limits_t limits = default_limits;
+    limits.check_timestamps = true;
+    limits.timestamp_min = 900;
+    limits.timestamp_max = 5000;
+    assert_int_equal(st_batch_validate(out.data, out.len, &limits, false, &arena, &check), 0);
+    limits.timestamp_max = 4999;
+    assert_int_equal(st_batch_validate(out.data, out.len, &limits, false, &arena, &check), ST_ERR_INVALID_TIMESTAMP);
+    assert_int_equal(check.record_error_count, 1);
+    assert_int_equal(check.record_errors[0].batch_index, 1);
+    limits.timestamp_min = 1100; /* now the first record too; -1 ("no timestamp") never */
+    assert_int_equal(st_batch_validate(out.data, out.len, &limits, false, &arena, &check), ST_ERR_INVALID_TIMESTAMP);
+    assert_int_equal(check.record_error_count, 2);
+    assert_int_equal(check.record_errors[0].batch_index, 0);
+    assert_int_equal(check.record_errors[1].batch_index, 1);
+    limits.check_timestamps = false;
+    assert_int_equal(st_batch_validate(out.data, out.len, &limits, false, &arena, &check), 0);
+    st_arena_free(&arena);
+    st_writer_free(&out);
+}
+
 static void test_validate_corrupt_compressed_payload(void **state) {
     (void)state;
     const st_codec_t codecs[] = {ST_CODEC_GZIP, ST_CODEC_SNAPPY, ST_CODEC_LZ4, ST_CODEC_ZSTD};
@@ -626,6 +662,7 @@ int main(void) {
         cmocka_unit_test(test_validate_count_mismatch),
         cmocka_unit_test(test_validate_control_batch),
         cmocka_unit_test(test_validate_null_key_on_compacted),
+        cmocka_unit_test(test_validate_record_timestamps),
         cmocka_unit_test(test_validate_corrupt_compressed_payload),
         cmocka_unit_test(test_validate_unknown_codec),
         cmocka_unit_test(test_validate_framing),
