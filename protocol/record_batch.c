@@ -98,18 +98,50 @@ void st_batch_set_log_append_time(uint8_t *batch, size_t len, int64_t timestamp_
 /* Why a record did not parse; static strings for logs and error messages. */
 static const char *const record_malformed = "malformed record";
 
-/* Reads a varint length for key/value: -1 is null, other negatives are
- * malformed. Returns false on failure. */
-static bool read_nullable_bytes(st_reader_t *r, const uint8_t **p, int32_t *len) {
-    int32_t n = st_read_varint(r);
-    if (r->failed || n < -1) return false;
+/* Cursor over one record's bytes. Records are parsed for every produced
+ * batch, so this works on a local pointer the compiler keeps in a register
+ * instead of going through st_reader_t. */
+typedef struct {
+    const uint8_t *p;
+    const uint8_t *end;
+} cursor_t;
+
+/* Zig-zag LEB128 of at most max_bytes, as Kafka's ByteUtils reads it (bits
+ * beyond the field's width are dropped). false: truncated or too long. */
+static inline bool read_zigzag(cursor_t *c, int max_bytes, int64_t *out) {
+    const uint8_t *q = c->p;
+    uint64_t u = 0;
+    for (int i = 0;; i++) {
+        if (q >= c->end || i >= max_bytes) return false;
+        uint8_t byte = *q++;
+        u |= (uint64_t)(byte & 0x7f) << (7 * i);
+        if (byte < 0x80) break;
+    }
+    c->p = q;
+    *out = (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+    return true;
+}
+
+static inline bool read_varint32(cursor_t *c, int32_t *out) {
+    int64_t v;
+    if (!read_zigzag(c, 5, &v)) return false;
+    *out = (int32_t)v;
+    return true;
+}
+
+/* Key, value or header bytes: length -1 is null, other negatives are
+ * malformed. */
+static inline bool read_nullable_bytes(cursor_t *c, const uint8_t **p, int32_t *len) {
+    int32_t n;
+    if (!read_varint32(c, &n) || n < -1) return false;
     *len = n;
     *p = NULL;
     if (n >= 0) {
+        if (n > c->end - c->p) return false;
         /* For n == 0 this is the cursor position: non-NULL, so an empty
          * value is told from null by the pointer as well as the length. */
-        *p = st_read_bytes(r, (size_t)n);
-        if (!*p) return false;
+        *p = c->p;
+        c->p += n;
     }
     return true;
 }
@@ -121,22 +153,22 @@ static bool read_nullable_bytes(st_reader_t *r, const uint8_t **p, int32_t *len)
  * after the record.
  */
 static int record_parse(st_reader_t *r, st_record_t *rec, st_arena_t *arena) {
-    int32_t body_len = st_read_varint(r);
-    if (r->failed || body_len < RECORD_MIN_BYTES - 1 || (size_t)body_len > st_reader_remaining(r))
+    if (r->failed) return ST_ERR_CORRUPT_MESSAGE;
+    cursor_t outer = {r->pos, r->end};
+    int32_t body_len;
+    if (!read_varint32(&outer, &body_len) || body_len < RECORD_MIN_BYTES - 1 || body_len > outer.end - outer.p)
         return ST_ERR_CORRUPT_MESSAGE;
-    st_reader_t body;
-    st_reader_init(&body, r->pos, (size_t)body_len);
-    st_read_skip(r, (size_t)body_len);
+    cursor_t c = {outer.p, outer.p + body_len};
+    r->pos = c.end;
 
     memset(rec, 0, sizeof *rec);
-    rec->attributes = st_read_i8(&body);
-    rec->timestamp_delta = st_read_varlong(&body);
-    rec->offset_delta = st_read_varint(&body);
-    if (!read_nullable_bytes(&body, &rec->key, &rec->key_len)) return ST_ERR_CORRUPT_MESSAGE;
-    if (!read_nullable_bytes(&body, &rec->value, &rec->value_len)) return ST_ERR_CORRUPT_MESSAGE;
-    int32_t header_count = st_read_varint(&body);
-    if (body.failed || header_count < 0 ||
-        (size_t)header_count > st_reader_remaining(&body) / RECORD_HEADER_MIN_BYTES)
+    rec->attributes = (int8_t)*c.p++; /* body_len >= 6 */
+    if (!read_zigzag(&c, 10, &rec->timestamp_delta) || !read_varint32(&c, &rec->offset_delta) ||
+        !read_nullable_bytes(&c, &rec->key, &rec->key_len) || !read_nullable_bytes(&c, &rec->value, &rec->value_len))
+        return ST_ERR_CORRUPT_MESSAGE;
+    int32_t header_count;
+    if (!read_varint32(&c, &header_count) || header_count < 0 ||
+        header_count > (c.end - c.p) / RECORD_HEADER_MIN_BYTES)
         return ST_ERR_CORRUPT_MESSAGE;
     rec->header_count = header_count;
     if (arena && header_count > 0)
@@ -145,14 +177,12 @@ static int record_parse(st_reader_t *r, st_record_t *rec, st_arena_t *arena) {
         st_record_header_t h;
         /* Header keys are strings and may not be null (Kafka rejects a
          * negative header key size). */
-        if (!read_nullable_bytes(&body, &h.key, &h.key_len) || h.key_len < 0)
-            return ST_ERR_CORRUPT_MESSAGE;
-        if (!read_nullable_bytes(&body, &h.value, &h.value_len)) return ST_ERR_CORRUPT_MESSAGE;
+        if (!read_nullable_bytes(&c, &h.key, &h.key_len) || h.key_len < 0) return ST_ERR_CORRUPT_MESSAGE;
+        if (!read_nullable_bytes(&c, &h.value, &h.value_len)) return ST_ERR_CORRUPT_MESSAGE;
         if (rec->headers) rec->headers[i] = h;
     }
     /* The declared length must be used exactly. */
-    if (body.failed || st_reader_remaining(&body) != 0) return ST_ERR_CORRUPT_MESSAGE;
-    return 0;
+    return c.p == c.end ? 0 : ST_ERR_CORRUPT_MESSAGE;
 }
 
 /* Locates (and, when compressed, decompresses into `out`) the records
