@@ -606,6 +606,8 @@ int st_broker_start(st_broker_t *b, st_config_t *config) {
     b->connections_max_idle_ms = st_config_get_long(config, "connections.max.idle.ms");
     b->max_inflight_per_conn = st_config_get_int(config, "strata.max.inflight.requests.per.connection");
     b->fetch_max_bytes = st_config_get_int(config, "fetch.max.bytes");
+    b->socket_send_buffer_bytes = st_config_get_int(config, "socket.send.buffer.bytes");
+    b->socket_receive_buffer_bytes = st_config_get_int(config, "socket.receive.buffer.bytes");
     b->fetch_response_target_bytes = st_config_get_int(config, "strata.fetch.response.target.bytes");
     b->decompressed_batch_max_bytes = (size_t)st_config_get_long(config, "strata.decompressed.batch.max.bytes");
     b->retention_check_interval_ms = st_config_get_long(config, "log.retention.check.interval.ms");

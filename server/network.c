@@ -734,6 +734,8 @@ static void on_accept(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
         }
         int one = 1;
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (b->socket_send_buffer_bytes > 0)
+            setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &b->socket_send_buffer_bytes, sizeof b->socket_send_buffer_bytes);
         st_conn_t *c = calloc(1, sizeof *c);
         if (!c) abort();
         c->rbuf = malloc(CONN_READ_CHUNK_BYTES);
@@ -758,6 +760,10 @@ int st_network_listen(st_broker_t *b, const char *host, int port) {
     if (fd < 0) return ST_ERR_IO;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* Set before listen() so that accepted sockets inherit it and the window
+     * scale is negotiated for it, as Kafka does; -1 keeps the OS's. */
+    if (b->socket_receive_buffer_bytes > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b->socket_receive_buffer_bytes, sizeof b->socket_receive_buffer_bytes);
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);

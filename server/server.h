@@ -182,6 +182,8 @@ struct st_broker {
     int32_t max_connections;
     int64_t connections_max_idle_ms;
     int32_t max_inflight_per_conn;
+    int32_t socket_send_buffer_bytes;    /* SO_SNDBUF of accepted sockets; <= 0: the OS's */
+    int32_t socket_receive_buffer_bytes; /* SO_RCVBUF of the listener; <= 0: the OS's */
     int32_t fetch_max_bytes;           /* cap on any Fetch response's record bytes */
     int32_t fetch_response_target_bytes; /* where a Fetch response stops taking partitions; 0: no target */
     size_t decompressed_batch_max_bytes;
