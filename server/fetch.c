@@ -15,7 +15,20 @@
  *  1. A parked fetch is linked into the waiter list of every partition it
  *     reads, and unlinked from all of them before it completes.
  *  2. A fetch session's partitions change only from requests in that
- *     session; its epoch advances once per answered request.
+ *     session; its epoch advances once per incremental request accepted.
+ *     A parked fetch remembers the epoch its session had when it parked and
+ *     touches the session's partitions again only if the session still has
+ *     that id and epoch: any other request that changed them moved the epoch
+ *     on or closed the session.
+ *
+ * Sessions (KIP-227), by the request's (session id, epoch):
+ *   (0, 0)       full fetch, opens a session at epoch 1
+ *   (id, 0)      closes id, then as (0, 0)
+ *   (any, -1)    closes id if given, full fetch without a session
+ *   (id, epoch)  incremental: FETCH_SESSION_ID_NOT_FOUND if there is no such
+ *                session (always so for id 0), INVALID_FETCH_SESSION_EPOCH
+ *                if epoch is not the session's; forgetting its last
+ *                partition closes it (the answer carries session id 0)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +47,9 @@ struct st_fetch_waiter {
 };
 
 /* ---- fetch sessions -------------------------------------------------- */
+
+#define INITIAL_EPOCH 0
+#define FINAL_EPOCH (-1)
 
 typedef struct session_partition {
     char *topic;
@@ -164,6 +180,7 @@ struct parked_fetch {
     st_request_t *req;
     st_fetch_request_t *rq;
     int32_t session_id;
+    int32_t session_epoch; /* the session's epoch once this request was applied */
     bool incremental;
     fetch_item_t *items;
     int32_t item_count;
@@ -279,7 +296,10 @@ static int64_t build_response(parked_fetch_t *pf, st_fetch_response_t *resp) {
             }
         }
         it->included = true;
-        it->built_high_watermark = pd.high_watermark;
+        /* After an error Kafka remembers high watermark -1, so the
+         * partition is sent again once the error is gone (FetchSession's
+         * CachedPartition.maybeUpdateResponseData). */
+        it->built_high_watermark = pd.error_code != 0 ? -1 : pd.high_watermark;
         it->built_log_start_offset = pd.log_start_offset;
         bool same_topic = cur && ((v >= 13) ? memcmp(cur->topic_id.bytes, it->topic_id.bytes, 16) == 0
                                             : (it->topic && cur->topic.ptr && strcmp(cur->topic.ptr, it->topic) == 0));
@@ -334,11 +354,20 @@ static void complete(parked_fetch_t *pf) {
         return;
     }
     st_fetch_response_t *resp = st_request_alloc_response(req);
-    resp->session_id = pf->session_id;
-    build_response(pf, resp);
-    session_commit(pf);
     fetch_session_t *fs = pf->session_id ? session_find(b->fetch_sessions, pf->session_id) : NULL;
-    if (fs) fs->last_used_ms = st_loop_now_ms(b->loop);
+    if (pf->session_id && (!fs || fs->epoch != pf->session_epoch)) {
+        /* Another request moved the session on or closed it while this one
+         * waited: its partitions are not the ones this fetch was for. Kafka
+         * answers the first case so (IncrementalFetchContext); in the second
+         * it still holds the closed session, we no longer do. */
+        resp->error_code = fs ? ST_ERR_INVALID_FETCH_SESSION_EPOCH : ST_ERR_FETCH_SESSION_ID_NOT_FOUND;
+        resp->session_id = fs ? pf->session_id : 0;
+    } else {
+        resp->session_id = pf->session_id;
+        build_response(pf, resp);
+        session_commit(pf);
+        if (fs) fs->last_used_ms = st_loop_now_ms(b->loop);
+    }
     free(pf->waiters);
     free(pf);
     st_request_respond(b, req, resp);
@@ -392,6 +421,34 @@ static fetch_item_t *add_item(parked_fetch_t *pf, int32_t *cap) {
     return it;
 }
 
+/* Puts the request's partitions into session `fs`, or into `pf`'s items
+ * when there is no session. */
+static void apply_request_partitions(st_broker_t *b, parked_fetch_t *pf, fetch_session_t *fs, int32_t *cap) {
+    const st_fetch_request_t *rq = pf->rq;
+    int16_t v = pf->req->api_version;
+    for (int32_t ti = 0; ti < rq->topics_count; ti++) {
+        int16_t terr = 0;
+        const char *name = topic_name_for(b, rq, v, ti, &terr);
+        for (int32_t pi = 0; pi < rq->topics[ti].partitions_count; pi++) {
+            const st_fetch_request_fetch_partition_t *fp = &rq->topics[ti].partitions[pi];
+            if (fs && name) {
+                session_partition_t *sp = session_part(fs, name, fp->partition, true);
+                sp->topic_id = rq->topics[ti].topic_id;
+                sp->fetch_offset = fp->fetch_offset;
+                sp->max_bytes = fp->partition_max_bytes;
+                continue;
+            }
+            fetch_item_t *it = add_item(pf, cap);
+            it->topic = name;
+            it->topic_id = rq->topics[ti].topic_id;
+            it->partition = fp->partition;
+            it->fetch_offset = fp->fetch_offset;
+            it->max_bytes = fp->partition_max_bytes;
+            it->topic_error = terr;
+        }
+    }
+}
+
 int st_handle_fetch(st_broker_t *b, st_request_t *req) {
     st_fetch_request_t *rq = st_arena_alloc(&req->arena, sizeof *rq);
     if (st_request_decode(req, rq) != 0) return ST_ERR_DECODE;
@@ -405,27 +462,26 @@ int st_handle_fetch(st_broker_t *b, st_request_t *req) {
     pf->rq = rq;
     int32_t cap = 0;
 
-    /* KIP-227 session handling. */
+    /* KIP-227 session handling (table at the top of this file), as
+     * Kafka's FetchManager.newContext decides it. */
     fetch_session_t *fs = NULL;
     int16_t top_error = 0;
     bool full = true;
     if (v >= 7) {
-        if (rq->session_id == 0 && rq->session_epoch == 0) {
-            fs = session_create(b->fetch_sessions, now);
-        } else if (rq->session_id != 0) {
-            fetch_session_t *found = session_find(b->fetch_sessions, rq->session_id);
-            if (rq->session_epoch == -1) {
-                if (found) session_clear(found);
-            } else if (!found) {
-                top_error = ST_ERR_FETCH_SESSION_ID_NOT_FOUND;
-            } else if (found->epoch != rq->session_epoch) {
-                top_error = ST_ERR_INVALID_FETCH_SESSION_EPOCH;
-            } else {
-                fs = found;
-                full = false;
-            }
-        } else if (rq->session_epoch > 0) {
+        /* Slot id 0 is a free slot, never a session. */
+        fetch_session_t *found = rq->session_id != 0 ? session_find(b->fetch_sessions, rq->session_id) : NULL;
+        if (rq->session_epoch == INITIAL_EPOCH || rq->session_epoch == FINAL_EPOCH) {
+            /* The Java client sends (id, 0) after an error or a lost
+             * response: the old session goes, a new one may start. */
+            if (found) session_clear(found);
+            if (rq->session_epoch == INITIAL_EPOCH) fs = session_create(b->fetch_sessions, now);
+        } else if (!found) {
+            top_error = ST_ERR_FETCH_SESSION_ID_NOT_FOUND;
+        } else if (found->epoch != rq->session_epoch) {
             top_error = ST_ERR_INVALID_FETCH_SESSION_EPOCH;
+        } else {
+            fs = found;
+            full = false;
         }
     }
     if (top_error) {
@@ -435,34 +491,10 @@ int st_handle_fetch(st_broker_t *b, st_request_t *req) {
         st_request_respond(b, req, resp);
         return 0;
     }
-    if (fs && full) {
-        for (int32_t i = 0; i < fs->count; i++) free(fs->parts[i].topic);
-        fs->count = 0;
-    }
 
     /* Apply the request's partitions (and forgotten ones) to the session,
      * or list them directly when sessionless. */
-    for (int32_t ti = 0; ti < rq->topics_count; ti++) {
-        int16_t terr = 0;
-        const char *name = topic_name_for(b, rq, v, ti, &terr);
-        for (int32_t pi = 0; pi < rq->topics[ti].partitions_count; pi++) {
-            const st_fetch_request_fetch_partition_t *fp = &rq->topics[ti].partitions[pi];
-            if (fs && name) {
-                session_partition_t *sp = session_part(fs, name, fp->partition, true);
-                sp->topic_id = rq->topics[ti].topic_id;
-                sp->fetch_offset = fp->fetch_offset;
-                sp->max_bytes = fp->partition_max_bytes;
-                continue;
-            }
-            fetch_item_t *it = add_item(pf, &cap);
-            it->topic = name;
-            it->topic_id = rq->topics[ti].topic_id;
-            it->partition = fp->partition;
-            it->fetch_offset = fp->fetch_offset;
-            it->max_bytes = fp->partition_max_bytes;
-            it->topic_error = terr;
-        }
-    }
+    apply_request_partitions(b, pf, fs, &cap);
     if (fs) {
         for (int32_t i = 0; i < rq->forgotten_topics_data_count; i++) {
             const st_fetch_request_forgotten_topic_t *ft = &rq->forgotten_topics_data[i];
@@ -474,6 +506,16 @@ int st_handle_fetch(st_broker_t *b, st_request_t *req) {
             if (!name) continue;
             for (int32_t k = 0; k < ft->partitions_count; k++) session_forget(fs, name, ft->partitions[k]);
         }
+        if (!full && fs->count == 0) {
+            /* Nothing left: Kafka closes the session and answers the
+             * request's partitions without one. */
+            session_clear(fs);
+            fs = NULL;
+            pf->item_count = 0; /* those of unknown topic ids were listed already */
+            apply_request_partitions(b, pf, NULL, &cap);
+        }
+    }
+    if (fs) {
         for (int32_t i = 0; i < fs->count; i++) {
             session_partition_t *sp = &fs->parts[i];
             fetch_item_t *it = add_item(pf, &cap);
@@ -486,7 +528,9 @@ int st_handle_fetch(st_broker_t *b, st_request_t *req) {
         }
         pf->session_id = fs->id;
         pf->incremental = !full;
-        fs->epoch = fs->epoch == INT32_MAX ? 1 : fs->epoch + 1;
+        /* A new session already expects epoch 1. */
+        if (!full) fs->epoch = fs->epoch == INT32_MAX ? 1 : fs->epoch + 1;
+        pf->session_epoch = fs->epoch;
         fs->last_used_ms = now;
     }
 
