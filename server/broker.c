@@ -577,7 +577,6 @@ static int housekeeping_partition(void *ctx, st_topic_t *t) {
             int deleted = st_log_enforce_retention(p->log, now);
             if (deleted > 0) ST_INFO("retention deleted %d segment(s) of %s-%d", deleted, t->name, i);
         }
-        if (t->settings.cleanup_compact) st_log_compact(p->log, now);
         st_log_maybe_flush(p->log, now);
         st_producer_state_expire(p->producers, now, producer_expiration_ms);
     }
@@ -597,12 +596,39 @@ static void housekeeping(st_loop_t *loop, void *ctx) {
     st_timer_start(loop, &b->housekeeping_timer, every, housekeeping, b);
 }
 
+/* The floor on the cleaner's interval: log.cleaner.backoff.ms may be 0,
+ * which must not turn the timer into a busy loop. */
+#define CLEANER_INTERVAL_MIN_MS 10
+
+static int compact_topic(void *ctx, st_topic_t *t) {
+    const int64_t *now = ctx;
+    if (!t->settings.cleanup_compact) return 0;
+    for (int32_t i = 0; i < t->partition_count; i++) {
+        st_partition_t *p = t->partitions[i];
+        if (p && p->log) st_log_compact(p->log, *now);
+    }
+    return 0;
+}
+
+/* Kafka's cleaner threads, on the loop: every log.cleaner.backoff.ms each
+ * compacted log is offered to st_log_compact, which cleans only a log dirty
+ * enough (min.cleanable.dirty.ratio) or with tombstones due. */
+static void cleaner_pass(st_loop_t *loop, void *ctx) {
+    st_broker_t *b = ctx;
+    int64_t now = st_wall_ms();
+    st_broker_each_topic(b, compact_topic, &now);
+    int64_t every = b->log_cleaner_backoff_ms;
+    if (every < CLEANER_INTERVAL_MIN_MS) every = CLEANER_INTERVAL_MIN_MS;
+    st_timer_start(loop, &b->cleaner_timer, every, cleaner_pass, b);
+}
+
 int st_broker_start(st_broker_t *b, st_config_t *config) {
     b->config = config;
     b->listen_fd = -1;
     b->node_id = st_config_get_int(config, "node.id");
     b->socket_request_max_bytes = st_config_get_long(config, "socket.request.max.bytes");
     b->max_connections = st_config_get_int(config, "max.connections");
+    b->max_connections_per_ip = st_config_get_int(config, "max.connections.per.ip");
     b->connections_max_idle_ms = st_config_get_long(config, "connections.max.idle.ms");
     b->max_inflight_per_conn = st_config_get_int(config, "strata.max.inflight.requests.per.connection");
     b->fetch_max_bytes = st_config_get_int(config, "fetch.max.bytes");
@@ -612,6 +638,8 @@ int st_broker_start(st_broker_t *b, st_config_t *config) {
     b->decompressed_batch_max_bytes = (size_t)st_config_get_long(config, "strata.decompressed.batch.max.bytes");
     b->retention_check_interval_ms = st_config_get_long(config, "log.retention.check.interval.ms");
     b->flush_scheduler_interval_ms = st_config_get_long(config, "log.flush.scheduler.interval.ms");
+    b->log_cleaner_enable = st_config_get_bool(config, "log.cleaner.enable");
+    b->log_cleaner_backoff_ms = st_config_get_long(config, "log.cleaner.backoff.ms");
 
     const char *dirs = st_config_get_string(config, "log.dirs");
     if (!dirs) dirs = st_config_get_string(config, "log.dir");
@@ -670,6 +698,10 @@ int st_broker_start(st_broker_t *b, st_config_t *config) {
             b->cluster_id, listen_host, listen_port, b->topic_count, b->data_dir);
     free(listen_host);
     st_timer_start(b->loop, &b->housekeeping_timer, 100, housekeeping, b);
+    if (b->log_cleaner_enable)
+        st_timer_start(b->loop, &b->cleaner_timer, 100, cleaner_pass, b);
+    else
+        ST_INFO("log.cleaner.enable=false: topics with cleanup.policy=compact will not be compacted");
     st_loop_set_before_sleep(b->loop, before_sleep, b);
     return 0;
 

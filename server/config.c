@@ -103,6 +103,12 @@ static const char *const k_roles[] = {"broker", "controller", NULL};
  *    connection's RTT (RTT x 1 GB/s) so that a consumer across a slow link
  *    still gets a full pipe. 0 restores Kafka's behaviour.
  * Fetch responses are bounded by Kafka's own fetch.max.bytes.
+ * Kafka defaults that Strata does not keep:
+ *  - socket.send.buffer.bytes / socket.receive.buffer.bytes default to -1,
+ *    not 102400: a fixed 100 KiB buffer switches off the kernel's
+ *    autotuning, and a producer sending 1 MB requests then waits for the
+ *    window to open several times per request (lz4 1 KiB idempotent produce
+ *    here: 421k vs 388k records/s; docs/performance.md).
  */
 static const config_def_t k_broker[] = {
     /* KRaft, identity, listeners */
@@ -134,9 +140,9 @@ static const config_def_t k_broker[] = {
     {"log.flush.interval.ms", T_LONG, NULL, AT_LEAST(0), NULL, DYN, "fsync after this time; defaults to the scheduler interval"},
     {"log.flush.scheduler.interval.ms", T_LONG, LONG_MAX_STR, ANY, NULL, RO, "How often logs are checked for flushing"},
     {"log.preallocate", T_BOOL, "false", ANY, NULL, DYN, "Preallocate new segment files"},
-    {"log.cleaner.enable", T_BOOL, "true", ANY, NULL, RO, "Run the log cleaner (compaction)"},
-    {"log.cleaner.threads", T_INT, "1", AT_LEAST(0), NULL, DYN, "Log cleaner threads"},
-    {"log.cleaner.backoff.ms", T_LONG, "15000", AT_LEAST(0), NULL, DYN, "Cleaner sleep when there is nothing to clean"},
+    {"log.cleaner.enable", T_BOOL, "true", ANY, NULL, RO, "Run the log cleaner; false: compacted topics are never compacted"},
+    {"log.cleaner.threads", T_INT, "1", AT_LEAST(0), NULL, DYN, "Accepted for compatibility; compaction runs on the one event-loop thread"},
+    {"log.cleaner.backoff.ms", T_LONG, "15000", AT_LEAST(0), NULL, DYN, "How often logs are checked for compaction"},
     {"log.cleanup.policy", T_LIST, "delete", ANY, k_policies, DYN, "Default cleanup policy: delete, compact or both"},
     {"log.cleaner.delete.retention.ms", T_LONG, "86400000", AT_LEAST(0), NULL, DYN, "How long tombstones are kept"},
     {"log.cleaner.min.compaction.lag.ms", T_LONG, "0", AT_LEAST(0), NULL, DYN, "Minimum age before a record is compacted"},
@@ -146,7 +152,7 @@ static const config_def_t k_broker[] = {
     {"log.message.timestamp.before.max.ms", T_LONG, LONG_MAX_STR, AT_LEAST(0), NULL, DYN, "Largest accepted age of a CreateTime timestamp"},
     {"log.message.timestamp.after.max.ms", T_LONG, "3600000", AT_LEAST(0), NULL, DYN, "Largest accepted future skew of a CreateTime timestamp"},
     {"log.message.downconversion.enable", T_BOOL, "true", ANY, NULL, DYN, "Deprecated no-op: Kafka 4 never down-converts"},
-    {"num.recovery.threads.per.data.dir", T_INT, "2", AT_LEAST(1), NULL, DYN, "Threads per data dir for recovery at startup"},
+    {"num.recovery.threads.per.data.dir", T_INT, "2", AT_LEAST(1), NULL, DYN, "Accepted for compatibility; logs are recovered on one thread"},
     {"message.max.bytes", T_INT, STR(ST_CONFIG_DEFAULT_MESSAGE_MAX_BYTES), AT_LEAST(0), NULL, DYN, "Largest record batch accepted"},
     {"compression.type", T_STR, "producer", ANY, k_codecs, DYN, "Codec batches are stored with; producer keeps theirs"},
     {"min.insync.replicas", T_INT, "1", AT_LEAST(1), NULL, DYN, "Replicas that must ack an acks=all write"},
@@ -158,29 +164,29 @@ static const config_def_t k_broker[] = {
     {"delete.topic.enable", T_BOOL, "true", ANY, NULL, RO, "Allow DeleteTopics"},
     /* Network */
     {"socket.request.max.bytes", T_INT, STR(ST_CONFIG_DEFAULT_SOCKET_REQUEST_MAX_BYTES), AT_LEAST(1), NULL, RO, "Largest request accepted"},
-    {"socket.send.buffer.bytes", T_INT, "102400", ANY, NULL, RO, "SO_SNDBUF; -1 leaves the OS default"},
-    {"socket.receive.buffer.bytes", T_INT, "102400", ANY, NULL, RO, "SO_RCVBUF; -1 leaves the OS default"},
+    {"socket.send.buffer.bytes", T_INT, "-1", ANY, NULL, RO, "SO_SNDBUF of each connection; -1 leaves the OS's autotuning (Kafka's default, 102400, is slower here: docs/performance.md)"},
+    {"socket.receive.buffer.bytes", T_INT, "-1", ANY, NULL, RO, "SO_RCVBUF of the listener; -1 leaves the OS's autotuning (Kafka's default, 102400, is slower here: docs/performance.md)"},
     {"max.connections", T_INT, INT_MAX_STR, AT_LEAST(0), NULL, DYN, "Maximum connections to the broker"},
-    {"max.connections.per.ip", T_INT, INT_MAX_STR, AT_LEAST(0), NULL, DYN, "Maximum connections from one address"},
+    {"max.connections.per.ip", T_INT, INT_MAX_STR, AT_LEAST(0), NULL, DYN, "Maximum connections from one IP address; more are closed at accept"},
     {"connections.max.idle.ms", T_LONG, "600000", ANY, NULL, RO, "Close connections idle this long"},
-    {"num.network.threads", T_INT, "3", AT_LEAST(1), NULL, DYN, "Threads handling network I/O"},
-    {"num.io.threads", T_INT, "8", AT_LEAST(1), NULL, DYN, "Threads processing requests"},
-    {"queued.max.requests", T_INT, "500", AT_LEAST(1), NULL, RO, "Requests queued before network reads stop"},
+    {"num.network.threads", T_INT, "3", AT_LEAST(1), NULL, DYN, "Accepted for compatibility; Strata runs one event-loop thread"},
+    {"num.io.threads", T_INT, "8", AT_LEAST(1), NULL, DYN, "Accepted for compatibility; Strata runs one event-loop thread"},
+    {"queued.max.requests", T_INT, "500", AT_LEAST(1), NULL, RO, "Accepted for compatibility; see strata.max.inflight.requests.per.connection"},
     {"max.incremental.fetch.session.cache.slots", T_INT, "1000", AT_LEAST(0), NULL, RO, "Incremental fetch sessions kept"},
     {"fetch.max.bytes", T_INT, STR(ST_CONFIG_DEFAULT_FETCH_MAX_BYTES), AT_LEAST(1024), NULL, RO, "Largest Fetch response"},
     /* Groups and transactions */
     {"offsets.topic.num.partitions", T_INT, "50", AT_LEAST(1), NULL, RO, "Partitions of __consumer_offsets"},
-    {"offsets.topic.replication.factor", T_SHORT, "3", AT_LEAST(1), NULL, RO, "Replication factor of __consumer_offsets"},
+    {"offsets.topic.replication.factor", T_SHORT, "3", AT_LEAST(1), NULL, RO, "Accepted for compatibility; one node, so one replica"},
     {"offsets.retention.minutes", T_INT, "10080", AT_LEAST(1), NULL, RO, "Keep committed offsets of empty groups this long"},
     {"offsets.retention.check.interval.ms", T_LONG, "600000", AT_LEAST(1), NULL, RO, "How often stale offsets are removed"},
     {"group.initial.rebalance.delay.ms", T_INT, "3000", ANY, NULL, RO, "Wait for more members before the first rebalance"},
     {"group.min.session.timeout.ms", T_INT, "6000", ANY, NULL, RO, "Smallest session timeout a member may ask for"},
     {"group.max.session.timeout.ms", T_INT, "1800000", ANY, NULL, RO, "Largest session timeout a member may ask for"},
     {"group.max.size", T_INT, INT_MAX_STR, AT_LEAST(1), NULL, RO, "Maximum members of one classic group"},
-    {"transactional.id.expiration.ms", T_INT, "604800000", AT_LEAST(1), NULL, RO, "Expire idle transactional ids after this"},
-    {"transaction.max.timeout.ms", T_INT, "900000", AT_LEAST(1), NULL, RO, "Largest transaction timeout a producer may ask for"},
-    {"transaction.state.log.num.partitions", T_INT, "50", AT_LEAST(1), NULL, RO, "Partitions of __transaction_state"},
-    {"transaction.state.log.replication.factor", T_SHORT, "3", AT_LEAST(1), NULL, RO, "Replication factor of __transaction_state"},
+    {"transactional.id.expiration.ms", T_INT, "604800000", AT_LEAST(1), NULL, RO, "Accepted for compatibility; transactions are not supported yet"},
+    {"transaction.max.timeout.ms", T_INT, "900000", AT_LEAST(1), NULL, RO, "Accepted for compatibility; transactions are not supported yet"},
+    {"transaction.state.log.num.partitions", T_INT, "50", AT_LEAST(1), NULL, RO, "Accepted for compatibility; transactions are not supported yet"},
+    {"transaction.state.log.replication.factor", T_SHORT, "3", AT_LEAST(1), NULL, RO, "Accepted for compatibility; transactions are not supported yet"},
     {"producer.id.expiration.ms", T_INT, "86400000", AT_LEAST(1), NULL, RO, "Expire idle producer ids after this"},
     /* Strata limits (see above) */
     {"strata.decompressed.batch.max.bytes", T_INT, STR(ST_CONFIG_DEFAULT_DECOMPRESSED_BATCH_MAX_BYTES), AT_LEAST(1), NULL, RO, "Strata: largest decompressed size of one batch"},

@@ -733,6 +733,54 @@ static void pending_add(group_t *gr, const char *id) {
     gr->pending_ids[gr->pending_count++] = dup_c(id);
 }
 
+/* ---- group.max.size ------------------------------------------------------- */
+
+static int32_t members_awaiting_join(const group_t *gr) {
+    int32_t n = 0;
+    for (const member_t *m = gr->members; m; m = m->next)
+        if (m->join_req) n++;
+    return n;
+}
+
+/*
+ * Kafka's acceptJoiningMember. `m` is the joining member when the group
+ * knows it, else NULL. An Empty group takes anyone. During a rebalance
+ * the first group.max.size members to (re)join are taken, counted by
+ * parked joins: the member count may be above a limit lowered since the
+ * members joined. Otherwise members stay and new ones fill up to the limit.
+ */
+static bool accepts_joining_member(const group_t *gr, const member_t *m, int32_t max_size) {
+    switch (gr->state) {
+    case GROUP_PREPARING_REBALANCE:
+        return (m && m->join_req) || members_awaiting_join(gr) < max_size;
+    case GROUP_COMPLETING_REBALANCE:
+    case GROUP_STABLE:
+        return m || gr->member_count < max_size;
+    case GROUP_EMPTY:
+    case GROUP_DEAD:
+        break;
+    }
+    return true;
+}
+
+/* Kafka answers GROUP_MAX_SIZE_REACHED with no member id and drops the
+ * refused member (a member beyond the limit that had not rejoined the
+ * rebalance yet), so the rebalance need not wait for it. */
+static void refuse_joining_member(st_broker_t *b, st_request_t *req, group_t *gr, member_t *m, const char *member_id,
+                                  int32_t max_size) {
+    ST_INFO("group %s: refusing member %s: group.max.size %d reached", gr->id, member_id[0] ? member_id : "(new)",
+            max_size);
+    bool left = false;
+    if (m) {
+        member_remove(gr, m);
+        left = true;
+    } else if (member_id[0]) {
+        left = pending_take(gr, member_id);
+    }
+    respond_join_error(b, req, ST_ERR_GROUP_MAX_SIZE_REACHED, "");
+    if (left && gr->state == GROUP_PREPARING_REBALANCE) maybe_complete_join(gr);
+}
+
 /* ---- handlers ------------------------------------------------------------- */
 
 static const char *client_id_of(const st_request_t *req) {
@@ -809,6 +857,16 @@ int st_handle_join_group(st_broker_t *b, st_request_t *req) {
         respond_join_error(b, req, ST_ERR_COORDINATOR_NOT_AVAILABLE, member_id);
         return 0;
     }
+    const char *instance_id = rq.group_instance_id.len >= 0 ? rq.group_instance_id.ptr : NULL;
+    /* A static member coming back with a new member id counts as the
+     * member it replaces: it does not make the group bigger. Kafka checks
+     * the (unknown) member id alone and would refuse it in a full group. */
+    member_t *joining = member_id[0] ? member_find(gr, member_id) : member_by_instance(gr, instance_id);
+    int32_t max_size = st_config_get_int(b->config, "group.max.size");
+    if (!accepts_joining_member(gr, joining, max_size)) {
+        refuse_joining_member(b, req, gr, joining, member_id, max_size);
+        return 0;
+    }
     /* The protocol type and at least one protocol must match the group's. */
     if (gr->member_count > 0) {
         if (!str_eq(gr->protocol_type, rq.protocol_type.ptr)) {
@@ -827,7 +885,6 @@ int st_handle_join_group(st_broker_t *b, st_request_t *req) {
             return 0;
         }
     }
-    const char *instance_id = rq.group_instance_id.len >= 0 ? rq.group_instance_id.ptr : NULL;
     member_t *m = NULL;
     if (member_id[0] == '\0') {
         member_t *existing = member_by_instance(gr, instance_id);

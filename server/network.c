@@ -61,6 +61,7 @@ static void metrics_request_failed(st_broker_t *b, int16_t api_key) {
 struct st_conn {
     st_broker_t *broker;
     int fd;
+    struct in_addr peer_ip; /* counts towards max.connections.per.ip */
     char peer[64];
     /* read side: frame being assembled */
     uint8_t size_buf[4];
@@ -711,6 +712,24 @@ static void conn_close(st_conn_t *c, const char *why) {
 
 void st_request_release_detached(st_request_t *req) { request_free(req); }
 
+/* Live connections from `ip`. A scan of the connection list rather than a
+ * count per address: nothing to keep in step, since conn_close takes a
+ * connection off the list as its socket closes. */
+static int32_t connections_from(const st_broker_t *b, struct in_addr ip) {
+    int32_t n = 0;
+    for (const st_conn_t *c = b->conns; c; c = c->next)
+        if (c->peer_ip.s_addr == ip.s_addr) n++;
+    return n;
+}
+
+/* Kafka's ConnectionQuotas: a connection beyond max.connections.per.ip for
+ * its address is closed right after accept. Below the total count no
+ * address can be at the limit, so the default (Int.MaxValue) never scans. */
+static bool per_ip_limit_reached(const st_broker_t *b, struct in_addr ip) {
+    if (b->conn_count < b->max_connections_per_ip) return false;
+    return connections_from(b, ip) >= b->max_connections_per_ip;
+}
+
 static void on_accept(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
     (void)events;
     st_broker_t *b = ctx;
@@ -732,6 +751,11 @@ static void on_accept(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
             close(cfd);
             continue;
         }
+        if (per_ip_limit_reached(b, addr.sin_addr)) {
+            ST_WARN("refusing %s: max.connections.per.ip %d reached for %s", peer, b->max_connections_per_ip, ip);
+            close(cfd);
+            continue;
+        }
         int one = 1;
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (b->socket_send_buffer_bytes > 0)
@@ -742,6 +766,7 @@ static void on_accept(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
         if (!c->rbuf) abort();
         c->broker = b;
         c->fd = cfd;
+        c->peer_ip = addr.sin_addr;
         memcpy(c->peer, peer, sizeof peer);
         c->last_active_ms = st_loop_now_ms(loop);
         c->next = b->conns;

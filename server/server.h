@@ -116,6 +116,8 @@ typedef struct st_api_entry {
 extern const st_api_entry_t st_api_table[];
 extern const int st_api_table_count;
 const st_api_entry_t *st_api_entry_find(int16_t api_key);
+/* Lists the table's ranges in an ApiVersions response (arena memory). */
+void st_api_versions_fill(st_api_versions_response_t *resp, st_arena_t *arena);
 
 /* Encodes the response header and body into req->response and marks it
  * done; the connection sends responses in request order. */
@@ -180,6 +182,7 @@ struct st_broker {
     /* limits, resolved once from config */
     int64_t socket_request_max_bytes;
     int32_t max_connections;
+    int32_t max_connections_per_ip; /* per peer IPv4 address (network.c) */
     int64_t connections_max_idle_ms;
     int32_t max_inflight_per_conn;
     int32_t socket_send_buffer_bytes;    /* SO_SNDBUF of accepted sockets; <= 0: the OS's */
@@ -190,6 +193,9 @@ struct st_broker {
     int64_t retention_check_interval_ms;
     int64_t flush_scheduler_interval_ms;
     st_timer_t housekeeping_timer;
+    bool log_cleaner_enable;        /* false: compaction never runs */
+    int64_t log_cleaner_backoff_ms; /* time between compaction passes */
+    st_timer_t cleaner_timer;
     bool stopping;
 };
 
