@@ -32,6 +32,8 @@ static void log_config_from_settings(const st_broker_t *b, const st_topic_settin
     cfg->cleanup_compact = s->cleanup_compact;
     cfg->delete_retention_ms = s->delete_retention_ms;
     cfg->min_compaction_lag_ms = s->min_compaction_lag_ms;
+    cfg->max_compaction_lag_ms = s->max_compaction_lag_ms;
+    cfg->min_cleanable_dirty_ratio = s->min_cleanable_dirty_ratio;
     cfg->flush_messages = s->flush_messages;
     cfg->flush_ms = s->flush_ms;
     cfg->decompressed_bytes_max = b->decompressed_batch_max_bytes;

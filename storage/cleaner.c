@@ -222,7 +222,8 @@ static int rebuild_batch(const st_batch_header_t *h, const st_record_t *kept, in
 }
 
 static int clean_batch(const st_cleaner_map_t *m, const uint8_t *batch, size_t len, const st_batch_header_t *h,
-                       bool drop_tombstones, size_t decompressed_bytes_max, cleaned_file_t *f, bool *changed) {
+                       bool drop_tombstones, size_t decompressed_bytes_max, cleaned_file_t *f,
+                       st_cleaner_result_t *res) {
     if (h->attributes & ST_BATCH_ATTR_CONTROL) {
         st_write_raw(&f->out, batch, len);
         return 0;
@@ -241,6 +242,7 @@ static int clean_batch(const st_cleaner_map_t *m, const uint8_t *batch, size_t l
         bool keep = r.key_len < 0 || offset >= key_get(m, r.key, r.key_len);
         if (keep && r.value_len < 0 && drop_tombstones) keep = false;
         if (!keep) continue;
+        if (r.value_len < 0) res->kept_tombstones = true;
         if (kept_count == kept_cap) {
             int32_t cap = kept_cap ? kept_cap * 2 : 16;
             st_record_t *nk = realloc(kept, (size_t)cap * sizeof *nk);
@@ -258,7 +260,7 @@ static int clean_batch(const st_cleaner_map_t *m, const uint8_t *batch, size_t l
         if (kept_count == total) {
             st_write_raw(&f->out, batch, len);
         } else {
-            *changed = true;
+            res->changed = true;
             if (kept_count > 0 || producer_last_batch(m, h)) rc = rebuild_batch(h, kept, kept_count, &f->out);
         }
     }
@@ -270,6 +272,7 @@ static int clean_batch(const st_cleaner_map_t *m, const uint8_t *batch, size_t l
 int st_cleaner_clean_segment(const st_cleaner_map_t *m, const st_segment_t *seg, bool drop_tombstones,
                              size_t decompressed_bytes_max, const char *out_path, st_cleaner_result_t *res) {
     res->changed = false;
+    res->kept_tombstones = false;
     res->kept_bytes = 0;
     cleaned_file_t f = {.fd = -1, .written = 0};
     f.fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -282,7 +285,7 @@ int st_cleaner_clean_segment(const st_cleaner_map_t *m, const st_segment_t *seg,
     size_t len;
     st_batch_header_t h;
     while ((rc = st_segment_reader_next(&rd, &batch, &len, &h)) == 1) {
-        rc = clean_batch(m, batch, len, &h, drop_tombstones, decompressed_bytes_max, &f, &res->changed);
+        rc = clean_batch(m, batch, len, &h, drop_tombstones, decompressed_bytes_max, &f, res);
         if (rc == 0) rc = drain(&f, false);
         if (rc) break;
     }

@@ -43,8 +43,9 @@ int st_cleaner_map_add_producers(st_cleaner_map_t *m, const st_segment_t *seg);
 int st_cleaner_map_add_segment(st_cleaner_map_t *m, const st_segment_t *seg, size_t decompressed_bytes_max);
 
 typedef struct st_cleaner_result {
-    bool changed;       /* something was dropped or rebuilt */
-    int64_t kept_bytes; /* size of the cleaned file */
+    bool changed;         /* something was dropped or rebuilt */
+    bool kept_tombstones; /* a tombstone stayed (not yet droppable) */
+    int64_t kept_bytes;   /* size of the cleaned file */
 } st_cleaner_result_t;
 
 /* Writes the cleaned copy of `seg` to out_path (created, fsynced). When

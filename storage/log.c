@@ -39,6 +39,12 @@ struct st_log {
     /* The clean-shutdown marker is still on disk: it is removed (durably)
      * by begin_write, before the first change to a segment, not at open. */
     bool clean_marker_on_disk;
+    /* The cleaner's checkpoint: segments below it were compacted by the
+     * last pass. In memory only, so a restart starts with one full pass. */
+    int64_t first_dirty_offset;
+    /* When the tombstones the last pass kept may go (delete.retention.ms
+     * after their segment's newest record); INT64_MAX when none. */
+    int64_t tombstones_due_ms;
     /* Segment files changed since they were last fsynced. */
     bool unsynced;
     bool failed;
@@ -56,6 +62,8 @@ void st_log_config_default(st_log_config_t *cfg) {
     cfg->cleanup_compact = false;
     cfg->delete_retention_ms = 86400000;
     cfg->min_compaction_lag_ms = 0;
+    cfg->max_compaction_lag_ms = INT64_MAX;
+    cfg->min_cleanable_dirty_ratio = 0.5;
     cfg->flush_messages = INT64_MAX;
     cfg->flush_ms = INT64_MAX;
     cfg->decompressed_bytes_max = 64u << 20;
@@ -66,6 +74,8 @@ static bool config_valid(const st_log_config_t *cfg) {
            cfg->segment_ms >= 1 && cfg->index_interval_bytes >= 0 &&
            cfg->index_bytes_max >= ST_LOG_INDEX_BYTES_MIN && cfg->retention_ms >= -1 &&
            cfg->retention_bytes >= -1 && cfg->delete_retention_ms >= 0 && cfg->min_compaction_lag_ms >= 0 &&
+           cfg->max_compaction_lag_ms >= 1 && cfg->min_cleanable_dirty_ratio >= 0 &&
+           cfg->min_cleanable_dirty_ratio <= 1 &&
            cfg->flush_messages >= 1 && cfg->flush_ms >= 0 && cfg->decompressed_bytes_max > 0;
 }
 
@@ -864,6 +874,40 @@ static int swap_in(st_log_t *log, int32_t i, const char *cleaned_path, int64_t k
     return 0;
 }
 
+/* Age of the segment's newest record; a client may have written any
+ * timestamp, so negatives count as 0 rather than overflow. */
+static int64_t newest_record_age_ms(const st_segment_t *seg, int64_t now_ms) {
+    int64_t newest = st_segment_largest_timestamp(seg);
+    return newest > 0 ? now_ms - newest : now_ms;
+}
+
+/*
+ * Kafka's LogCleanerManager test, on the first `cleanable` segments: the
+ * bytes written since the last pass (dirty) against all of them reach
+ * min.cleanable.dirty.ratio, or the oldest dirty segment is past
+ * max.compaction.lag.ms (judged by its newest record, so a little later
+ * than Kafka, which looks at the oldest). Without new data a log is
+ * cleaned again only when tombstones it kept may go, as Kafka does for logs
+ * whose delete horizon passed (KIP-534).
+ */
+static bool worth_cleaning(const st_log_t *log, int32_t cleanable, int64_t now_ms) {
+    int64_t clean = 0, dirty = 0;
+    const st_segment_t *oldest_dirty = NULL;
+    for (int32_t i = 0; i < cleanable; i++) {
+        const st_segment_t *seg = log->segments[i];
+        if (log->segments[i + 1]->base_offset <= log->first_dirty_offset) {
+            clean += seg->size_bytes;
+        } else {
+            dirty += seg->size_bytes;
+            if (!oldest_dirty) oldest_dirty = seg;
+        }
+    }
+    if (now_ms >= log->tombstones_due_ms) return true;
+    if (!oldest_dirty) return false;
+    if (newest_record_age_ms(oldest_dirty, now_ms) > log->cfg.max_compaction_lag_ms) return true;
+    return (double)dirty >= log->cfg.min_cleanable_dirty_ratio * (double)(clean + dirty);
+}
+
 int st_log_compact(st_log_t *log, int64_t now_ms) {
     if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
     const st_log_config_t *cfg = &log->cfg;
@@ -872,9 +916,9 @@ int st_log_compact(st_log_t *log, int64_t now_ms) {
      * has records newer than min.compaction.lag.ms. */
     int32_t cleanable = 0;
     while (cleanable < log->segment_count - 1 &&
-           now_ms - st_segment_largest_timestamp(log->segments[cleanable]) >= cfg->min_compaction_lag_ms)
+           newest_record_age_ms(log->segments[cleanable], now_ms) >= cfg->min_compaction_lag_ms)
         cleanable++;
-    if (cleanable == 0) return 0;
+    if (cleanable == 0 || !worth_cleaning(log, cleanable, now_ms)) return 0;
     int64_t estimate = log->segments[cleanable]->base_offset - log->segments[0]->base_offset;
     st_cleaner_map_t *map;
     int rc = st_cleaner_map_create(estimate, &map);
@@ -887,13 +931,20 @@ int st_log_compact(st_log_t *log, int64_t now_ms) {
         if (rc == 0) mapped++;
     }
     if (rc == ST_ERR_LIMIT && mapped > 0) rc = 0; /* clean what was mapped fully */
+    int64_t tombstones_due_ms = INT64_MAX;
     for (int32_t i = 0; i < mapped && rc == 0; i++) {
         st_segment_t *seg = log->segments[i];
-        bool drop_tombstones = now_ms - st_segment_largest_timestamp(seg) > cfg->delete_retention_ms;
+        bool drop_tombstones = newest_record_age_ms(seg, now_ms) > cfg->delete_retention_ms;
         char cleaned_path[ST_FS_PATH_MAX];
         if ((rc = st_segment_path(cleaned_path, log->dir, seg->base_offset, ".log.cleaned"))) break;
         st_cleaner_result_t res;
         rc = st_cleaner_clean_segment(map, seg, drop_tombstones, cfg->decompressed_bytes_max, cleaned_path, &res);
+        if (rc == 0 && res.kept_tombstones && !drop_tombstones) {
+            int64_t age = newest_record_age_ms(seg, now_ms);
+            int64_t due = cfg->delete_retention_ms - age < INT64_MAX - now_ms
+                              ? now_ms + (cfg->delete_retention_ms - age) + 1 : INT64_MAX;
+            if (due < tombstones_due_ms) tombstones_due_ms = due;
+        }
         if (rc == 0 && !res.changed) {
             rc = st_fs_unlink(cleaned_path);
             continue;
@@ -913,6 +964,10 @@ int st_log_compact(st_log_t *log, int64_t now_ms) {
         }
     }
     st_cleaner_map_free(map);
+    if (rc == 0) {
+        log->first_dirty_offset = log->segments[mapped]->base_offset;
+        log->tombstones_due_ms = tombstones_due_ms;
+    }
     return rc;
 }
 

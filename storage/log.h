@@ -59,6 +59,8 @@ typedef struct st_log_config {
     bool cleanup_compact;           /* cleanup.policy contains compact */
     int64_t delete_retention_ms;    /* delete.retention.ms, default 86400000 */
     int64_t min_compaction_lag_ms;  /* min.compaction.lag.ms, default 0 */
+    int64_t max_compaction_lag_ms;  /* max.compaction.lag.ms, default INT64_MAX */
+    double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio, default 0.5 */
     int64_t flush_messages;         /* flush.messages, default INT64_MAX: fsync after this many records */
     int64_t flush_ms;               /* flush.ms, default INT64_MAX */
     size_t decompressed_bytes_max;  /* bound when reading records (compaction) */

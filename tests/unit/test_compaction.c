@@ -163,6 +163,38 @@ static void test_min_compaction_lag(void **state) {
     test_dir_remove(&d);
 }
 
+/* A log is cleaned again only when enough was written since the last pass
+ * (min.cleanable.dirty.ratio) or kept tombstones may go. */
+static void test_dirty_ratio(void **state) {
+    (void)state;
+    test_dir_t d;
+    st_log_config_t cfg;
+    st_log_t *log = make_log(&d, &cfg);
+    assert_int_equal(st_log_compact(log, 4500), 0); /* first pass: all dirty */
+    test_append(log, 1, 5000, 0, "g", false, 0);     /* rolls: seg3 (k1 "e") is dirty */
+    seen_t s;
+    read_all(log, &s);
+    assert_int_equal(s.count, 8);
+    expect_record(&s, 1, 6, "k1", "b-1");
+    int64_t size = st_log_size_bytes(log);
+    assert_int_equal(st_log_compact(log, 5500), 0); /* 1 dirty batch of 6: below 0.5 */
+    assert_int_equal(st_log_size_bytes(log), size);
+    cfg.min_cleanable_dirty_ratio = 0.1;
+    assert_int_equal(st_log_set_config(log, &cfg), 0);
+    assert_int_equal(st_log_compact(log, 5500), 0);
+    read_all(log, &s);
+    assert_int_equal(s.count, 7);
+    expect_record(&s, 1, 7, "k2", "b-2"); /* k1 "b" superseded by "e" */
+    expect_record(&s, 2, 8, "k3", "");    /* the tombstone stays until 2000 + 5000 */
+    /* The tombstone is due: a pass runs without new data. */
+    assert_int_equal(st_log_compact(log, 7002), 0);
+    read_all(log, &s);
+    assert_int_equal(s.count, 6);
+    expect_record(&s, 2, 9, "k0", "c-0");
+    st_log_close(log);
+    test_dir_remove(&d);
+}
+
 static void test_not_compact_is_noop(void **state) {
     (void)state;
     test_dir_t d;
@@ -241,6 +273,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_latest_per_key_and_offsets_kept),
         cmocka_unit_test(test_min_compaction_lag),
+        cmocka_unit_test(test_dirty_ratio),
         cmocka_unit_test(test_not_compact_is_noop),
         cmocka_unit_test(test_emptied_segment_and_producer_batch),
     };
