@@ -3,6 +3,11 @@
  * handler. ApiVersions is computed from it. Produce starts at v3 and Fetch
  * at v4, the first versions that carry record batch v2. ListOffsets keeps
  * v0, which Kafka 4 dropped (KIP-896), because Burrow 1.2 still sends it.
+ * ApiVersions lists Produce from v0 all the same, as Kafka 4 does
+ * (KAFKA-18659): librdkafka before 2.10 decides whether the broker takes
+ * gzip, snappy and lz4 by finding Produce v0-v2 in the ranges, and without
+ * them sends those batches uncompressed. A v0-v2 request is still refused
+ * (connection closed, as for any unsupported version).
  */
 #include "server/group.h"
 #include "server/server.h"
@@ -39,6 +44,17 @@ const st_api_entry_t st_api_table[] = {
 };
 const int st_api_table_count = (int)(sizeof st_api_table / sizeof st_api_table[0]);
 
+void st_api_versions_fill(st_api_versions_response_t *resp, st_arena_t *arena) {
+    resp->api_keys = st_arena_alloc(arena, (size_t)st_api_table_count * sizeof *resp->api_keys);
+    for (int i = 0; i < st_api_table_count; i++) {
+        const st_api_entry_t *e = &st_api_table[i];
+        resp->api_keys[i].api_key = e->api_key;
+        resp->api_keys[i].min_version = e->api_key == ST_API_PRODUCE ? 0 : e->min_version;
+        resp->api_keys[i].max_version = e->max_version;
+    }
+    resp->api_keys_count = st_api_table_count;
+}
+
 const st_api_entry_t *st_api_entry_find(int16_t api_key) {
     for (int i = 0; i < st_api_table_count; i++)
         if (st_api_table[i].api_key == api_key) return &st_api_table[i];
@@ -53,14 +69,7 @@ int st_handle_api_versions(st_broker_t *b, st_request_t *req) {
         if (req->api_version < 3) return ST_ERR_DECODE;
     }
     st_api_versions_response_t *resp = st_request_alloc_response(req);
-    resp->api_keys = st_arena_alloc(&req->arena, (size_t)st_api_table_count * sizeof *resp->api_keys);
-    for (int i = 0; i < st_api_table_count; i++) {
-        const st_api_entry_t *e = &st_api_table[i];
-        resp->api_keys[i].api_key = e->api_key;
-        resp->api_keys[i].min_version = e->min_version;
-        resp->api_keys[i].max_version = e->max_version;
-    }
-    resp->api_keys_count = st_api_table_count;
+    st_api_versions_fill(resp, &req->arena);
     st_request_respond(b, req, resp);
     return 0;
 }

@@ -166,13 +166,7 @@ static void respond_api_versions_unsupported(st_broker_t *b, st_request_t *req) 
     st_api_versions_response_t *resp = st_arena_alloc(&req->arena, sizeof *resp);
     st_api_versions_response_init(resp);
     resp->error_code = ST_ERR_UNSUPPORTED_VERSION;
-    resp->api_keys = st_arena_alloc(&req->arena, (size_t)st_api_table_count * sizeof *resp->api_keys);
-    for (int i = 0; i < st_api_table_count; i++) {
-        resp->api_keys[i].api_key = st_api_table[i].api_key;
-        resp->api_keys[i].min_version = st_api_table[i].min_version;
-        resp->api_keys[i].max_version = st_api_table[i].max_version;
-    }
-    resp->api_keys_count = st_api_table_count;
+    st_api_versions_fill(resp, &req->arena);
     req->api_version = 0;
     st_request_respond(b, req, resp);
 }
