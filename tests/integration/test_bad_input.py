@@ -506,6 +506,8 @@ def check_versions():
             assert API_API_VERSIONS in apis and apis[API_API_VERSIONS][0] == 0 and apis[API_API_VERSIONS][1] >= 3, \
                 "ApiVersions range %r" % (apis.get(API_API_VERSIONS),)
             assert apis.get(API_PRODUCE, (0, -1))[1] >= 9, "Produce range %r" % (apis.get(API_PRODUCE),)
+            # Listed from v0 for librdkafka's compression check (KAFKA-18659).
+            assert apis[API_PRODUCE][0] == 0, "Produce range %r" % (apis.get(API_PRODUCE),)
             assert API_METADATA in apis, "no Metadata in %r" % apis
             c.api_versions(correlation_id=43)  # connection kept
         rig.case("ApiVersions v127", api_versions_v127)
@@ -515,6 +517,9 @@ def check_versions():
                  lambda c: (c.send(frame(header_v2(API_METADATA, 99, 1) + uvarint(1) + b"\0\0\0")), c.expect_closed()))
         rig.case("Produce v-1",
                  lambda c: (c.send(frame(header_v1(API_PRODUCE, -1, 1) + b"\0" * 12)), c.expect_closed()))
+        # Listed but not served, as in Kafka 4 (KAFKA-18659).
+        rig.case("Produce v2",
+                 lambda c: (c.send(frame(header_v1(API_PRODUCE, 2, 1) + b"\0" * 12)), c.expect_closed()))
 
         def requests_after_bad_one(c):
             # A good request answered, then a bad one closes: nothing else is answered.

@@ -489,8 +489,7 @@ def produce_raw_lz4(b, topic, records):
 def produce_librdkafka(b, topic, records):
     """The same through confluent-kafka, lz4 and idempotence asked for.
     librdkafka before 2.10 compresses only if the broker lists Produce v0-v2
-    in ApiVersions (librdkafka#4956, KAFKA-18659), so against a broker whose
-    Produce starts at v3 its batches arrive uncompressed."""
+    in ApiVersions (librdkafka#4956, KAFKA-18659), which Strata does."""
     p = Producer({"bootstrap.servers": b.bootstrap, "compression.type": "lz4", "enable.idempotence": True,
                   "acks": "all", "linger.ms": 20, "batch.num.messages": PER_BATCH})
     offsets = []
@@ -563,9 +562,9 @@ def check_recompression():
             for bt in batches:
                 where = "%s batch at %d" % (topic, bt["base_offset"])
                 from_raw = bt["base_offset"] < RECORDS
-                # What librdkafka sent is kept on the producer topic: lz4,
-                # or none while it will not compress (produce_librdkafka).
-                allowed = (codec,) if codec != CODEC_LZ4 or from_raw else (CODEC_NONE, CODEC_LZ4)
+                # librdkafka's batches arrive lz4 too: ApiVersions lists
+                # Produce from v0 (produce_librdkafka).
+                allowed = (codec,)
                 assert bt["magic"] == 2, where
                 assert bt["attributes"] & 7 in allowed, "%s: codec %d, want %r" % (where, bt["attributes"] & 7, allowed)
                 assert bt["attributes"] & ~7 == 0, "%s: attributes %#x" % (where, bt["attributes"])
