@@ -340,19 +340,24 @@ static void unlink_waiters(parked_fetch_t *pf) {
     }
 }
 
+/* The client went away: nothing will be sent, so the fetch is dropped now
+ * rather than kept until its timer (which shutdown would never run). */
+static void cancel_parked(st_request_t *req) {
+    parked_fetch_t *pf = req->pending;
+    unlink_waiters(pf);
+    st_timer_stop(pf->b->loop, &pf->timer);
+    req->pending = NULL;
+    free(pf->waiters);
+    free(pf);
+}
+
 static void complete(parked_fetch_t *pf) {
     st_broker_t *b = pf->b;
     st_request_t *req = pf->req;
     unlink_waiters(pf);
     st_timer_stop(b->loop, &pf->timer);
     req->pending = NULL;
-    if (!req->conn) {
-        /* The client went away while we waited. */
-        st_request_release_detached(req);
-        free(pf->waiters);
-        free(pf);
-        return;
-    }
+    /* Connected: a closing connection cancels its parked fetches first. */
     st_fetch_response_t *resp = st_request_alloc_response(req);
     fetch_session_t *fs = pf->session_id ? session_find(b->fetch_sessions, pf->session_id) : NULL;
     if (pf->session_id && (!fs || fs->epoch != pf->session_epoch)) {
@@ -569,6 +574,7 @@ int st_handle_fetch(st_broker_t *b, st_request_t *req) {
         p->waiters = w;
     }
     req->pending = pf;
+    req->cancel_pending = cancel_parked;
     st_timer_start(b->loop, &pf->timer, rq->max_wait_ms, on_fetch_timeout, pf);
     return 0;
 }

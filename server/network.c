@@ -676,12 +676,13 @@ static void conn_close(st_conn_t *c, const char *why) {
     st_loop_unwatch(b->loop, c->fd);
     close(c->fd);
     c->fd = -1;
-    /* Requests still parked (long-poll fetch, group join) are detached:
-     * their owner frees them when it completes them. */
+    /* Requests still parked are cancelled (long-poll fetch) or detached
+     * (group join: its owner frees it when it completes it). */
     st_request_t *req = c->head;
     while (req) {
         st_request_t *next = req->next;
         req->next = NULL;
+        if (req->pending && !req->done && req->cancel_pending) req->cancel_pending(req);
         if (req->pending && !req->done)
             req->conn = NULL;
         else

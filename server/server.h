@@ -98,6 +98,11 @@ struct st_request {
     int32_t fd_cap;
     st_request_t *next;
     void *pending; /* e.g. a parked fetch */
+    /* When set, a connection closing while the request is pending calls it
+     * to drop the pending work and then frees the request; when NULL the
+     * request is detached and its owner frees it (a group join, whose
+     * member must still be accounted for). */
+    void (*cancel_pending)(st_request_t *req);
 };
 
 /* Handlers decode `req->body`, do the work and call st_request_respond
