@@ -156,11 +156,23 @@ class Broker:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             # The test failed: the broker's side of the story helps most.
-            lines = self.read_log().splitlines()
-            print("--- last %d lines of %s ---" % (min(len(lines), 40), self.log_path))
-            print("\n".join(lines[-40:]))
-            print("--- end of server log ---")
+            self.print_log_tail()
+            self.close()
+            return
+        # Every test ends with a clean SIGTERM shutdown: exit 0, which under
+        # the sanitizers also means no leak and no error at exit.
+        rc = self.stop()  # None when the test already stopped or killed it
+        if rc not in (None, 0):
+            self.print_log_tail()
+            self.close()
+            raise AssertionError("strata-server exited with %s after SIGTERM" % rc)
         self.close()
+
+    def print_log_tail(self, n=40):
+        lines = self.read_log().splitlines()
+        print("--- last %d lines of %s ---" % (min(len(lines), n), self.log_path))
+        print("\n".join(lines[-n:]))
+        print("--- end of server log ---")
 
 
 # ---------------------------------------------------------------------------
