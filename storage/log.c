@@ -47,6 +47,10 @@ struct st_log {
     int64_t tombstones_due_ms;
     /* Segment files changed since they were last fsynced. */
     bool unsynced;
+    /* Leader epochs assigned since the checkpoint was last written: it is
+     * written with the recovery point, and recovery reassigns epochs from
+     * the batches past the recovery point (Kafka's LogSegment.recover). */
+    bool epochs_unsynced;
     bool failed;
 };
 
@@ -113,7 +117,12 @@ static int make_writable(st_log_t *log) {
 
 /* Checkpoint writes that skip a value the file already holds. The cached
  * value is forgotten first, so a failed write is retried next time. */
+static int epochs_persist(st_log_t *log);
+
+/* The recovery point on disk says everything below it is durable, the
+ * leader epochs of those batches included: epochs go first. */
 static int persist_recovery_point(st_log_t *log) {
+    if (log->epochs_unsynced && epochs_persist(log)) return ST_ERR_IO;
     if (log->recovery_point == log->recovery_point_on_disk) return 0;
     log->recovery_point_on_disk = -1;
     if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_RECOVERY_POINT, log->recovery_point)) return ST_ERR_IO;
@@ -164,7 +173,9 @@ static int32_t segment_for(const st_log_t *log, int64_t offset) {
 /* ---- leader epochs (Kafka's LeaderEpochFileCache) ----------------------- */
 
 static int epochs_persist(st_log_t *log) {
-    return st_checkpoint_write_epochs(log->dir, log->epochs, log->epoch_count) ? ST_ERR_IO : 0;
+    if (st_checkpoint_write_epochs(log->dir, log->epochs, log->epoch_count)) return ST_ERR_IO;
+    log->epochs_unsynced = false;
+    return 0;
 }
 
 /* Drops entries with start offset >= offset. */
@@ -193,9 +204,8 @@ int32_t st_log_latest_epoch(const st_log_t *log) {
     return log->epoch_count ? log->epochs[log->epoch_count - 1].epoch : -1;
 }
 
-int st_log_assign_epoch(st_log_t *log, int32_t epoch, int64_t start_offset) {
-    if (epoch < 0 || start_offset < 0) return ST_ERR_INVALID_REQUEST;
-    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+/* Kafka's LeaderEpochFileCache.assign, in memory. */
+static int epochs_assign(st_log_t *log, int32_t epoch, int64_t start_offset) {
     if (log->epoch_count > 0) {
         const st_epoch_entry_t *last = &log->epochs[log->epoch_count - 1];
         if (last->epoch == epoch && start_offset >= last->start_offset) return 0;
@@ -220,7 +230,33 @@ int st_log_assign_epoch(st_log_t *log, int32_t epoch, int64_t start_offset) {
         }
     }
     log->epochs[log->epoch_count++] = (st_epoch_entry_t){.epoch = epoch, .start_offset = start_offset};
-    return epochs_persist(log) ? fail(log) : 0;
+    log->epochs_unsynced = true;
+    return 0;
+}
+
+/* The checkpoint is written at the next flush or roll, not now: an fsync
+ * per new epoch would stall the first append of every partition. */
+int st_log_assign_epoch(st_log_t *log, int32_t epoch, int64_t start_offset) {
+    if (epoch < 0 || start_offset < 0) return ST_ERR_INVALID_REQUEST;
+    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    return epochs_assign(log, epoch, start_offset);
+}
+
+/* Epochs of a recovered segment's batches, which the checkpoint may not
+ * have seen if the process died before the next flush. */
+static int epochs_from_segment(st_log_t *log, const st_segment_t *seg) {
+    st_segment_reader_t rd;
+    st_segment_reader_init(&rd, seg, 0);
+    const uint8_t *batch;
+    size_t len;
+    st_batch_header_t h;
+    int rc;
+    while ((rc = st_segment_reader_next(&rd, &batch, &len, &h)) == 1)
+        if (h.partition_leader_epoch >= 0 && h.partition_leader_epoch > st_log_latest_epoch(log) &&
+            (rc = epochs_assign(log, h.partition_leader_epoch, h.base_offset)) != 0)
+            break;
+    st_segment_reader_free(&rd);
+    return rc;
 }
 
 void st_log_end_offset_for_epoch(const st_log_t *log, int32_t epoch, int32_t *epoch_out, int64_t *end_offset_out) {
@@ -392,6 +428,7 @@ static int load_segments(st_log_t *log, const int64_t *bases, int32_t count, boo
             if (verified) continue;
             int64_t cut;
             rc = st_segment_recover(seg, cfg->index_interval_bytes, cfg->index_bytes_max, next_base, &cut);
+            if (rc == 0) rc = epochs_from_segment(log, seg);
             if (rc) return rc;
             /* A cut changed the .log: it has to reach the disk before the
              * next clean marker does. */

@@ -496,6 +496,58 @@ static void test_write_after_clean_open_makes_crash_unclean(void **state) {
     test_dir_remove(&s.d);
 }
 
+/* A new leader epoch is not fsynced when assigned (the checkpoint goes
+ * with the next flush); a process killed before that loses the file's
+ * entry, and the next open finds the epochs again in the batches. */
+static void test_epochs_recovered_from_batches(void **state) {
+    (void)state;
+    test_dir_t d;
+    test_dir_make(&d);
+    st_log_config_t cfg;
+    test_config(&cfg);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        st_log_t *log;
+        if (st_log_open(d.part, &cfg, 0, &log) != 0) _exit(1);
+        st_writer_t w;
+        st_writer_init(&w, 256);
+        st_log_append_result_t res;
+        test_build_batch(&w, 3, 1000, 0, "e1", false, -1);
+        if (st_log_append(log, w.data, w.len, 1, 0, false, &res) != 0) _exit(2);
+        st_writer_reset(&w);
+        test_build_batch(&w, 2, 1001, 0, "e4", false, -1);
+        if (st_log_append(log, w.data, w.len, 4, 0, false, &res) != 0) _exit(3);
+        raise(SIGKILL);
+        _exit(4);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    st_epoch_entry_t *entries;
+    int32_t count;
+    assert_int_not_equal(st_checkpoint_read_epochs(d.part, &entries, &count), 0); /* never written */
+
+    st_log_t *log;
+    assert_int_equal(st_log_open(d.part, &cfg, 0, &log), 0);
+    assert_int_equal(st_log_latest_epoch(log), 4);
+    int32_t e;
+    int64_t end;
+    st_log_end_offset_for_epoch(log, 1, &e, &end);
+    assert_int_equal(e, 1);
+    assert_int_equal(end, 3);
+    /* The open made them durable with the recovery point. */
+    assert_int_equal(st_checkpoint_read_epochs(d.part, &entries, &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(entries[0].epoch, 1);
+    assert_int_equal(entries[0].start_offset, 0);
+    assert_int_equal(entries[1].epoch, 4);
+    assert_int_equal(entries[1].start_offset, 3);
+    free(entries);
+    st_log_close(log);
+    test_dir_remove(&d);
+}
+
 /* A clean open keeps the active segment's indexes when they agree with the
  * .log (appends then continue them as a rebuild would), and rebuilds them
  * when they do not. */
@@ -584,6 +636,7 @@ int main(void) {
         cmocka_unit_test(test_corrupt_middle_segment_truncates_rest),
         cmocka_unit_test(test_clean_reopen_writes_nothing),
         cmocka_unit_test(test_write_after_clean_open_makes_crash_unclean),
+        cmocka_unit_test(test_epochs_recovered_from_batches),
         cmocka_unit_test(test_active_indexes_verified_after_clean_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
