@@ -32,6 +32,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/server.h"
@@ -75,7 +77,7 @@ typedef struct fetch_session {
 struct st_fetch_sessions {
     fetch_session_t *slots;
     int32_t slot_count;
-    int32_t next_id;
+    uint64_t id_state; /* xorshift64 state for session ids; never 0 */
 };
 
 st_fetch_sessions_t *st_fetch_sessions_new(int32_t slots) {
@@ -84,7 +86,9 @@ st_fetch_sessions_t *st_fetch_sessions_new(int32_t slots) {
     s->slot_count = slots > 0 ? slots : 0;
     s->slots = calloc((size_t)(s->slot_count ? s->slot_count : 1), sizeof *s->slots);
     if (!s->slots) abort();
-    s->next_id = 1;
+    if (getrandom(&s->id_state, sizeof s->id_state, 0) != (ssize_t)sizeof s->id_state)
+        s->id_state = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    if (s->id_state == 0) s->id_state = 0x9e3779b97f4a7c15u;
     return s;
 }
 
@@ -106,6 +110,18 @@ static fetch_session_t *session_find(st_fetch_sessions_t *s, int32_t id) {
     return NULL;
 }
 
+/* Ids are random, as Kafka's FetchSessionCache.newSessionId draws them, so
+ * a client cannot land in another's session by counting. */
+static int32_t new_session_id(st_fetch_sessions_t *s) {
+    for (;;) {
+        s->id_state ^= s->id_state << 13;
+        s->id_state ^= s->id_state >> 7;
+        s->id_state ^= s->id_state << 17;
+        int32_t id = (int32_t)(s->id_state >> 33); /* 31 bits: >= 0 */
+        if (id != 0 && !session_find(s, id)) return id;
+    }
+}
+
 static fetch_session_t *session_create(st_fetch_sessions_t *s, int64_t now_ms) {
     fetch_session_t *victim = NULL;
     for (int32_t i = 0; i < s->slot_count; i++) {
@@ -122,8 +138,7 @@ static fetch_session_t *session_create(st_fetch_sessions_t *s, int64_t now_ms) {
         if (now_ms - victim->last_used_ms < 60000) return NULL;
         session_clear(victim);
     }
-    victim->id = s->next_id++;
-    if (s->next_id <= 0) s->next_id = 1;
+    victim->id = new_session_id(s);
     victim->epoch = 1;
     victim->last_used_ms = now_ms;
     return victim;

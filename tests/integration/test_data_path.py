@@ -227,7 +227,7 @@ def check_incremental_fetch_sessions():
                 res = fetch_v7(raw, sid, epoch)
                 assert res == dict(error=INVALID_FETCH_SESSION_EPOCH, session_id=0, parts={}), (epoch, res)
             eq(inc(7), {})
-            for session_id, epoch in ((sid + 1000, 1), (-5, 1), (0, 1), (0, 5), (0, -2)):
+            for session_id, epoch in ((sid ^ 1, 1), (-5, 1), (0, 1), (0, 5), (0, -2)):  # sid ^ 1: not a session
                 res = fetch_v7(raw, session_id, epoch, everything)
                 assert res == dict(error=FETCH_SESSION_ID_NOT_FOUND, session_id=0, parts={}), (session_id, epoch, res)
 
@@ -351,15 +351,6 @@ def check_fetch_session_changed_while_parked():
             res = fetch_v7_receive(waiting)
             assert res == dict(error=FETCH_SESSION_ID_NOT_FOUND, session_id=0, parts={}), res
 
-            # A full fetch that waits: its new session is moved on meanwhile.
-            fetch_v7_send(waiting, 0, 0, [(T, [(0, 3)])], max_wait_ms=1000)
-            time.sleep(0.3)
-            # Ids are not secret: a session's id is the next one.
-            guess = sid + 1
-            res = fetch_v7(other, guess, 1, [(T, [(p, 0) for p in range(1, 20)])])
-            assert res["error"] == NONE and res["session_id"] == guess, res
-            res = fetch_v7_receive(waiting)
-            assert res == dict(error=INVALID_FETCH_SESSION_EPOCH, session_id=guess, parts={}), res
         finally:
             waiting.close()
             other.close()
