@@ -17,6 +17,16 @@ BUILD = os.environ.get("STRATA_BUILD", os.path.join(ROOT, "build"))
 SERVER = os.path.join(BUILD, "server", "strata-server")
 
 
+def recv_exact(sock, n):
+    """n bytes from a blocking socket; fails the check if the broker closes."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        assert chunk, "broker closed the connection"
+        buf += chunk
+    return bytes(buf)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -160,12 +160,7 @@ class Raw:
         return r
 
     def _exact(self, n):
-        buf = bytearray()
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            assert chunk, "broker closed the connection"
-            buf += chunk
-        return bytes(buf)
+        return harness.recv_exact(self.sock, n)
 
     def close(self):
         self.sock.close()
