@@ -63,6 +63,7 @@ typedef struct session_partition {
     int64_t sent_high_watermark;
     int64_t sent_log_start_offset;
     bool sent_once;
+    bool sent_records; /* in the last response: moves to the end (session_rotate) */
 } session_partition_t;
 
 typedef struct fetch_session {
@@ -185,6 +186,7 @@ typedef struct fetch_item {
     /* What the last built response said of this partition, recorded in the
      * session once that response is the one sent (session_commit). */
     bool included;
+    bool built_records;
     int64_t built_high_watermark;
     int64_t built_log_start_offset;
     int16_t topic_error;  /* UNKNOWN_TOPIC_ID when an id did not resolve */
@@ -311,6 +313,7 @@ static int64_t build_response(parked_fetch_t *pf, st_fetch_response_t *resp) {
             }
         }
         it->included = true;
+        it->built_records = got > 0;
         /* After an error Kafka remembers high watermark -1, so the
          * partition is sent again once the error is gone (FetchSession's
          * CachedPartition.maybeUpdateResponseData). */
@@ -332,14 +335,37 @@ static int64_t build_response(parked_fetch_t *pf, st_fetch_response_t *resp) {
 
 /* The built response is being sent: an incremental session remembers
  * what it told the client of each partition (KIP-227). */
+/* Partitions that just sent records go to the end of the session, keeping
+ * their order, as Kafka's FetchSession does: a response stops taking
+ * partitions at its size target, and the ones after it get their turn
+ * first next time instead of waiting for the first ones to run dry. */
+static void session_rotate(fetch_session_t *fs) {
+    session_partition_t *sorted = malloc((size_t)(fs->count ? fs->count : 1) * sizeof *sorted);
+    if (!sorted) abort();
+    int32_t n = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int32_t i = 0; i < fs->count; i++)
+            if (fs->parts[i].sent_records == (pass == 1)) sorted[n++] = fs->parts[i];
+    for (int32_t i = 0; i < n; i++) sorted[i].sent_records = false;
+    memcpy(fs->parts, sorted, (size_t)n * sizeof *sorted);
+    free(sorted);
+}
+
+/* Moves session entries: the items' pointers into the session are not
+ * used after this. */
 static void session_commit(parked_fetch_t *pf) {
+    bool any_records = false;
     for (int32_t i = 0; i < pf->item_count; i++) {
         fetch_item_t *it = &pf->items[i];
         if (!it->session_entry || !it->included) continue;
         it->session_entry->sent_once = true;
         it->session_entry->sent_high_watermark = it->built_high_watermark;
         it->session_entry->sent_log_start_offset = it->built_log_start_offset;
+        it->session_entry->sent_records = it->built_records;
+        any_records |= it->built_records;
     }
+    fetch_session_t *fs = pf->session_id ? session_find(pf->b->fetch_sessions, pf->session_id) : NULL;
+    if (fs && any_records) session_rotate(fs);
 }
 
 static void unlink_waiters(parked_fetch_t *pf) {

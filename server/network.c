@@ -21,8 +21,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h> /* not <netinet/tcp.h>: its tcp_info lacks tcpi_min_rtt */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -596,8 +597,13 @@ static void conn_update_watch(st_conn_t *c) {
 uint32_t st_conn_rtt_us(const st_conn_t *c) {
     struct tcp_info info;
     socklen_t len = sizeof info;
-    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || len < sizeof info) return 0;
-    return info.tcpi_rtt;
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+    /* The minimum, not the smoothed RTT: queueing behind a slow reader
+     * inflates the latter, and would grow responses for exactly the
+     * consumers that big responses slow down. Kernels before 4.10 do not
+     * fill it in. */
+    if (len < offsetof(struct tcp_info, tcpi_min_rtt) + sizeof info.tcpi_min_rtt) return 0;
+    return info.tcpi_min_rtt;
 }
 
 void st_conn_response_ready(st_broker_t *b, st_conn_t *c) {

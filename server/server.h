@@ -263,7 +263,7 @@ void st_network_close_all(st_broker_t *b);
 void st_network_before_sleep(st_broker_t *b);
 /* Called when a request's response became ready (maybe later than the call). */
 void st_conn_response_ready(st_broker_t *b, st_conn_t *c);
-/* The kernel's smoothed round-trip time of the connection, in µs; 0 when unknown. */
+/* The kernel's minimum round-trip time of the connection, in µs; 0 when unknown. */
 uint32_t st_conn_rtt_us(const st_conn_t *c);
 
 /* ---- HTTP: /metrics and /v1/groups/<group>/lag (http.c) ------------------ */

@@ -357,6 +357,40 @@ def check_fetch_session_changed_while_parked():
         assert b.alive()
 
 
+def check_fetch_session_rotation():
+    """A response stops taking partitions at 1 MiB of records
+    (strata.fetch.response.target.bytes); partitions that sent records
+    move to the end of the session, as in Kafka, so the next incremental
+    fetch serves the others first instead of draining the first one."""
+    T = "rot"
+    value = b"r" * 100000
+    with Broker() as b:
+        a = admin(b)
+        expect(outcome(a.create_topics([NewTopic(T, 3, 1)]), T), 0)
+        prod = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 0, "acks": "all"})
+        for part in range(3):
+            for i in range(15):
+                assert produce_one(prod, T, part, value) == i
+        raw = Raw(b.port)
+        try:
+            def offsets(res, part):
+                d = res["parts"].get((T, part))
+                return [o for o, _ in d["records"]] if d else []
+            res = fetch_v7(raw, 0, 0, [(T, [(0, 0), (1, 0), (2, 0)])])
+            sid = res["session_id"]
+            assert res["error"] == NONE and sid != 0, res
+            eq([offsets(res, p) for p in range(3)], [list(range(10)), [], []], "full fetch")
+            res = fetch_v7(raw, sid, 1, [(T, [(0, 10)])])
+            eq([offsets(res, p) for p in range(3)], [[], list(range(10)), []], "incremental 1")
+            res = fetch_v7(raw, sid, 2, [(T, [(1, 10)])])
+            eq([offsets(res, p) for p in range(3)], [[], [], list(range(10))], "incremental 2")
+            res = fetch_v7(raw, sid, 3, [(T, [(2, 10)])])
+            eq([offsets(res, p) for p in range(3)], [list(range(10, 15)), list(range(10, 15)), []],
+               "incremental 3")
+        finally:
+            raw.close()
+
+
 # --- recompression ------------------------------------------------------------
 
 def fetch_v4_bytes(raw, topic, partition, offset=0):
