@@ -79,6 +79,7 @@ struct st_fetch_sessions {
     fetch_session_t *slots;
     int32_t slot_count;
     uint64_t id_state; /* xorshift64 state for session ids; never 0 */
+    uint32_t sessionless_turn; /* which partition a sessionless response reads first */
 };
 
 st_fetch_sessions_t *st_fetch_sessions_new(int32_t slots) {
@@ -276,49 +277,62 @@ static int64_t build_response(parked_fetch_t *pf, st_fetch_response_t *resp) {
     st_broker_t *b = pf->b;
     st_request_t *req = pf->req;
     int16_t v = req->api_version;
+    int32_t n = pf->item_count;
     /* Kafka bounds the request's max_bytes by the broker's fetch.max.bytes. */
     int64_t budget = pf->rq->max_bytes > 0 ? pf->rq->max_bytes : INT32_MAX;
     if (budget > b->fetch_max_bytes) budget = b->fetch_max_bytes;
     int64_t target = response_target_bytes(b, req, pf->rq->min_bytes);
     if (target > 0 && budget > target) budget = target;
+
+    /* Read in turn from a different first partition each time when there
+     * is no session (a session rotates its own order, session_rotate), so
+     * that under the size target a client that never reorders its
+     * partitions does not drain them one by one. The answer keeps the
+     * request's order. */
+    st_fetch_response_partition_data_t *pds = st_arena_alloc(&req->arena, (size_t)(n ? n : 1) * sizeof *pds);
+    int32_t *got = st_arena_alloc(&req->arena, (size_t)(n ? n : 1) * sizeof *got);
+    int32_t first = (!pf->session_id && n > 0) ? (int32_t)(b->fetch_sessions->sessionless_turn++ % (uint32_t)n) : 0;
     int64_t total = 0;
-    resp->responses = st_arena_alloc(&req->arena, (size_t)(pf->item_count ? pf->item_count : 1) * sizeof *resp->responses);
+    for (int32_t k = 0; k < n; k++) {
+        int32_t i = (first + k) % n;
+        st_fetch_response_partition_data_t *pd = &pds[i];
+        memset(pd, 0, sizeof *pd);
+        /* Defaults of the tagged fields, so they are not sent. */
+        pd->diverging_epoch.epoch = -1;
+        pd->diverging_epoch.end_offset = -1;
+        pd->current_leader.leader_id = -1;
+        pd->current_leader.leader_epoch = -1;
+        pd->snapshot_id.end_offset = -1;
+        pd->snapshot_id.epoch = -1;
+        pd->preferred_read_replica = -1;
+        pd->aborted_transactions_count = v >= 4 ? 0 : -1;
+        got[i] = read_partition(b, req, &pf->items[i], (int32_t)(budget - total > INT32_MAX ? INT32_MAX : budget - total),
+                                total == 0, pd);
+        total += got[i];
+    }
+
+    resp->responses = st_arena_alloc(&req->arena, (size_t)(n ? n : 1) * sizeof *resp->responses);
     resp->responses_count = 0;
     st_fetch_response_fetchable_topic_response_t *cur = NULL;
-    for (int32_t i = 0; i < pf->item_count; i++) {
+    for (int32_t i = 0; i < n; i++) {
         fetch_item_t *it = &pf->items[i];
+        const st_fetch_response_partition_data_t *pd = &pds[i];
         it->included = false;
-        st_fetch_response_partition_data_t pd;
-        memset(&pd, 0, sizeof pd);
-        /* Defaults of the tagged fields, so they are not sent. */
-        pd.diverging_epoch.epoch = -1;
-        pd.diverging_epoch.end_offset = -1;
-        pd.current_leader.leader_id = -1;
-        pd.current_leader.leader_epoch = -1;
-        pd.snapshot_id.end_offset = -1;
-        pd.snapshot_id.epoch = -1;
-        pd.preferred_read_replica = -1;
-        pd.aborted_transactions_count = v >= 4 ? 0 : -1;
-        int32_t got = read_partition(b, req, it, (int32_t)(budget - total > INT32_MAX ? INT32_MAX : budget - total),
-                                     total == 0, &pd);
-        total += got;
         if (pf->incremental && it->session_entry) {
+            /* Records always count as a change: nothing read is dropped. */
             session_partition_t *sp = it->session_entry;
-            bool changed = got > 0 || pd.error_code != 0 || !sp->sent_once ||
-                           sp->sent_high_watermark != pd.high_watermark ||
-                           sp->sent_log_start_offset != pd.log_start_offset;
-            if (!changed) {
-                if (got > 0) total -= got;
-                continue;
-            }
+            bool changed = got[i] > 0 || pd->error_code != 0 || !sp->sent_once ||
+                           sp->sent_high_watermark != pd->high_watermark ||
+                           sp->sent_log_start_offset != pd->log_start_offset;
+            if (!changed) continue;
         }
         it->included = true;
-        it->built_records = got > 0;
+        it->built_records = got[i] > 0;
         /* After an error Kafka remembers high watermark -1, so the
          * partition is sent again once the error is gone (FetchSession's
          * CachedPartition.maybeUpdateResponseData). */
-        it->built_high_watermark = pd.error_code != 0 ? -1 : pd.high_watermark;
-        it->built_log_start_offset = pd.log_start_offset;
+        it->built_high_watermark = pd->error_code != 0 ? -1 : pd->high_watermark;
+        it->built_log_start_offset = pd->log_start_offset;
         bool same_topic = cur && ((v >= 13) ? memcmp(cur->topic_id.bytes, it->topic_id.bytes, 16) == 0
                                             : (it->topic && cur->topic.ptr && strcmp(cur->topic.ptr, it->topic) == 0));
         if (!same_topic) {
@@ -326,15 +340,13 @@ static int64_t build_response(parked_fetch_t *pf, st_fetch_response_t *resp) {
             memset(cur, 0, sizeof *cur);
             cur->topic = st_str(it->topic ? it->topic : "");
             cur->topic_id = it->topic_id;
-            cur->partitions = st_arena_alloc(&req->arena, (size_t)pf->item_count * sizeof *cur->partitions);
+            cur->partitions = st_arena_alloc(&req->arena, (size_t)n * sizeof *cur->partitions);
         }
-        cur->partitions[cur->partitions_count++] = pd;
+        cur->partitions[cur->partitions_count++] = *pd;
     }
     return total;
 }
 
-/* The built response is being sent: an incremental session remembers
- * what it told the client of each partition (KIP-227). */
 /* Partitions that just sent records go to the end of the session, keeping
  * their order, as Kafka's FetchSession does: a response stops taking
  * partitions at its size target, and the ones after it get their turn
@@ -351,8 +363,9 @@ static void session_rotate(fetch_session_t *fs) {
     free(sorted);
 }
 
-/* Moves session entries: the items' pointers into the session are not
- * used after this. */
+/* The built response is being sent: an incremental session remembers
+ * what it told the client of each partition (KIP-227). Moves session
+ * entries: the items' pointers into the session are not used after this. */
 static void session_commit(parked_fetch_t *pf) {
     bool any_records = false;
     for (int32_t i = 0; i < pf->item_count; i++) {
