@@ -100,8 +100,11 @@ static const char *const k_roles[] = {"broker", "controller", NULL};
  *    on every page and leaves nothing to parse until the whole of it has
  *    arrived; with 1 MiB responses it consumes 2.3x (1 KiB records) and 1.7x
  *    (100 B) faster here (docs/performance.md). The target grows with the
- *    connection's RTT (RTT x 1 GB/s) so that a consumer across a slow link
- *    still gets a full pipe. 0 restores Kafka's behaviour.
+ *    connection's minimum RTT (RTT x 1 GB/s) so that a consumer across a
+ *    slow link still gets a full pipe. Partitions take turns at being read
+ *    first (sessions move those that sent records to the end, as Kafka's
+ *    do; sessionless responses start one partition further each time), so
+ *    none waits for the others to run dry. 0 restores Kafka's behaviour.
  * Fetch responses are bounded by Kafka's own fetch.max.bytes.
  * Kafka defaults that Strata does not keep:
  *  - socket.send.buffer.bytes / socket.receive.buffer.bytes default to -1,
@@ -190,7 +193,7 @@ static const config_def_t k_broker[] = {
     {"producer.id.expiration.ms", T_INT, "86400000", AT_LEAST(1), NULL, RO, "Expire idle producer ids after this"},
     /* Strata limits (see above) */
     {"strata.decompressed.batch.max.bytes", T_INT, STR(ST_CONFIG_DEFAULT_DECOMPRESSED_BATCH_MAX_BYTES), AT_LEAST(1), NULL, RO, "Strata: largest decompressed size of one batch"},
-    {"strata.fetch.response.target.bytes", T_INT, STR(ST_CONFIG_DEFAULT_FETCH_RESPONSE_TARGET_BYTES), AT_LEAST(0), NULL, RO, "Strata: record bytes after which a Fetch response takes no more partitions (grown with the connection's RTT); 0: fill to fetch.max.bytes as Kafka does"},
+    {"strata.fetch.response.target.bytes", T_INT, STR(ST_CONFIG_DEFAULT_FETCH_RESPONSE_TARGET_BYTES), AT_LEAST(0), NULL, RO, "Strata: record bytes after which a Fetch response takes no more partitions (grown with the connection's minimum RTT); 0: fill to fetch.max.bytes as Kafka does"},
     {"strata.max.inflight.requests.per.connection", T_INT, STR(ST_CONFIG_DEFAULT_MAX_INFLIGHT_REQUESTS), BETWEEN(1, 10000), NULL, RO, "Strata: unanswered requests per connection before reads stop"},
 };
 
