@@ -69,6 +69,7 @@ typedef struct session_partition {
 typedef struct fetch_session {
     int32_t id; /* 0: free slot */
     int32_t epoch; /* next expected epoch */
+    bool uses_topic_ids; /* opened by Fetch v13+, which names topics by id */
     int64_t last_used_ms;
     session_partition_t *parts;
     int32_t count;
@@ -534,10 +535,14 @@ int st_handle_fetch(st_broker_t *b, st_request_t *req) {
              * response: the old session goes, a new one may start. */
             if (found) session_clear(found);
             if (rq->session_epoch == INITIAL_EPOCH) fs = session_create(b->fetch_sessions, now);
+            if (fs) fs->uses_topic_ids = v >= 13;
         } else if (!found) {
             top_error = ST_ERR_FETCH_SESSION_ID_NOT_FOUND;
         } else if (found->epoch != rq->session_epoch) {
             top_error = ST_ERR_INVALID_FETCH_SESSION_EPOCH;
+        } else if (found->uses_topic_ids != (v >= 13)) {
+            /* Its partitions are kept by name or by id, not both. */
+            top_error = ST_ERR_FETCH_SESSION_TOPIC_ID_ERROR;
         } else {
             fs = found;
             full = false;

@@ -391,6 +391,43 @@ def check_fetch_session_rotation():
             raw.close()
 
 
+FETCH_SESSION_TOPIC_ID_ERROR = 106
+
+
+def fetch_flexible(raw, version, session_id, epoch, topic=None, partitions=()):
+    """Fetch v12 (topics by name) or v13 (by id: only an empty topic list
+    here) -> (error, session_id)."""
+    def part(w, p):
+        w.i32(p).i32(-1).i64(0).i32(-1).i64(-1).i32(1024 * 1024).tags()
+
+    def body(w):
+        w.i32(-1).i32(0).i32(1).i32(16 * 1024 * 1024).i8(0).i32(session_id).i32(epoch)
+        topics = [topic] if topic else []
+        w.array(topics, lambda w, t: w.str(t).array(list(partitions), part).tags())
+        w.array([], None).str("").tags()
+    r = raw.call(1, version, True, body)
+    r.i32()  # throttle
+    return r.i16(), r.i32()
+
+
+def check_fetch_session_names_or_ids():
+    """A session opened with topic names (Fetch v12) cannot be continued
+    with topic ids (v13+): FETCH_SESSION_TOPIC_ID_ERROR, as in Kafka; the
+    session itself is left as it was."""
+    T = "names"
+    with Broker() as b:
+        a = admin(b)
+        expect(outcome(a.create_topics([NewTopic(T, 1, 1)]), T), 0)
+        raw = Raw(b.port)
+        try:
+            err, sid = fetch_flexible(raw, 12, 0, 0, T, [0])
+            assert err == NONE and sid != 0, (err, sid)
+            eq(fetch_flexible(raw, 13, sid, 1), (FETCH_SESSION_TOPIC_ID_ERROR, 0), "v13 in a v12 session")
+            eq(fetch_flexible(raw, 12, sid, 1), (NONE, sid), "v12 again")
+        finally:
+            raw.close()
+
+
 # --- recompression ------------------------------------------------------------
 
 def fetch_v4_bytes(raw, topic, partition, offset=0):
