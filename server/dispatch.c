@@ -12,35 +12,36 @@
 #include "server/group.h"
 #include "server/server.h"
 
+/* key, served versions, handler, listed from v0 in ApiVersions */
 const st_api_entry_t st_api_table[] = {
-    {ST_API_PRODUCE, 3, 11, st_handle_produce},
-    {ST_API_FETCH, 4, 17, st_handle_fetch},
-    {ST_API_LIST_OFFSETS, 0, 9, st_handle_list_offsets},
-    {ST_API_METADATA, 0, 12, st_handle_metadata},
-    {ST_API_OFFSET_COMMIT, 2, 9, st_handle_offset_commit},
-    {ST_API_OFFSET_FETCH, 1, 9, st_handle_offset_fetch},
-    {ST_API_FIND_COORDINATOR, 0, 6, st_handle_find_coordinator},
-    {ST_API_JOIN_GROUP, 0, 9, st_handle_join_group},
-    {ST_API_HEARTBEAT, 0, 4, st_handle_heartbeat},
-    {ST_API_LEAVE_GROUP, 0, 5, st_handle_leave_group},
-    {ST_API_SYNC_GROUP, 0, 5, st_handle_sync_group},
-    {ST_API_DESCRIBE_GROUPS, 0, 5, st_handle_describe_groups},
-    {ST_API_LIST_GROUPS, 0, 5, st_handle_list_groups},
-    {ST_API_API_VERSIONS, 0, 4, st_handle_api_versions},
-    {ST_API_CREATE_TOPICS, 2, 7, st_handle_create_topics},
-    {ST_API_DELETE_TOPICS, 1, 6, st_handle_delete_topics},
-    {ST_API_DELETE_RECORDS, 0, 2, st_handle_delete_records},
-    {ST_API_INIT_PRODUCER_ID, 0, 5, st_handle_init_producer_id},
-    {ST_API_OFFSET_FOR_LEADER_EPOCH, 2, 4, st_handle_offset_for_leader_epoch},
-    {ST_API_DESCRIBE_CONFIGS, 1, 4, st_handle_describe_configs},
-    {ST_API_ALTER_CONFIGS, 0, 2, st_handle_alter_configs},
-    {ST_API_DESCRIBE_LOG_DIRS, 1, 4, st_handle_describe_log_dirs},
-    {ST_API_CREATE_PARTITIONS, 0, 3, st_handle_create_partitions},
-    {ST_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, st_handle_incremental_alter_configs},
-    {ST_API_DELETE_GROUPS, 0, 2, st_handle_delete_groups},
-    {ST_API_OFFSET_DELETE, 0, 0, st_handle_offset_delete},
-    {ST_API_DESCRIBE_CLUSTER, 0, 1, st_handle_describe_cluster},
-    {ST_API_DESCRIBE_PRODUCERS, 0, 0, st_handle_describe_producers},
+    {ST_API_PRODUCE, 3, 11, st_handle_produce, true},
+    {ST_API_FETCH, 4, 17, st_handle_fetch, false},
+    {ST_API_LIST_OFFSETS, 0, 9, st_handle_list_offsets, false},
+    {ST_API_METADATA, 0, 12, st_handle_metadata, false},
+    {ST_API_OFFSET_COMMIT, 2, 9, st_handle_offset_commit, false},
+    {ST_API_OFFSET_FETCH, 1, 9, st_handle_offset_fetch, false},
+    {ST_API_FIND_COORDINATOR, 0, 6, st_handle_find_coordinator, false},
+    {ST_API_JOIN_GROUP, 0, 9, st_handle_join_group, false},
+    {ST_API_HEARTBEAT, 0, 4, st_handle_heartbeat, false},
+    {ST_API_LEAVE_GROUP, 0, 5, st_handle_leave_group, false},
+    {ST_API_SYNC_GROUP, 0, 5, st_handle_sync_group, false},
+    {ST_API_DESCRIBE_GROUPS, 0, 5, st_handle_describe_groups, false},
+    {ST_API_LIST_GROUPS, 0, 5, st_handle_list_groups, false},
+    {ST_API_API_VERSIONS, 0, 4, st_handle_api_versions, false},
+    {ST_API_CREATE_TOPICS, 2, 7, st_handle_create_topics, false},
+    {ST_API_DELETE_TOPICS, 1, 6, st_handle_delete_topics, false},
+    {ST_API_DELETE_RECORDS, 0, 2, st_handle_delete_records, false},
+    {ST_API_INIT_PRODUCER_ID, 0, 5, st_handle_init_producer_id, false},
+    {ST_API_OFFSET_FOR_LEADER_EPOCH, 2, 4, st_handle_offset_for_leader_epoch, false},
+    {ST_API_DESCRIBE_CONFIGS, 1, 4, st_handle_describe_configs, false},
+    {ST_API_ALTER_CONFIGS, 0, 2, st_handle_alter_configs, false},
+    {ST_API_DESCRIBE_LOG_DIRS, 1, 4, st_handle_describe_log_dirs, false},
+    {ST_API_CREATE_PARTITIONS, 0, 3, st_handle_create_partitions, false},
+    {ST_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, st_handle_incremental_alter_configs, false},
+    {ST_API_DELETE_GROUPS, 0, 2, st_handle_delete_groups, false},
+    {ST_API_OFFSET_DELETE, 0, 0, st_handle_offset_delete, false},
+    {ST_API_DESCRIBE_CLUSTER, 0, 1, st_handle_describe_cluster, false},
+    {ST_API_DESCRIBE_PRODUCERS, 0, 0, st_handle_describe_producers, false},
 };
 const int st_api_table_count = (int)(sizeof st_api_table / sizeof st_api_table[0]);
 
@@ -49,7 +50,7 @@ void st_api_versions_fill(st_api_versions_response_t *resp, st_arena_t *arena) {
     for (int i = 0; i < st_api_table_count; i++) {
         const st_api_entry_t *e = &st_api_table[i];
         resp->api_keys[i].api_key = e->api_key;
-        resp->api_keys[i].min_version = e->api_key == ST_API_PRODUCE ? 0 : e->min_version;
+        resp->api_keys[i].min_version = e->listed_from_v0 ? 0 : e->min_version;
         resp->api_keys[i].max_version = e->max_version;
     }
     resp->api_keys_count = st_api_table_count;

@@ -706,9 +706,7 @@ int st_handle_describe_configs(st_broker_t *b, st_request_t *req) {
     st_describe_configs_request_t rq;
     if (st_request_decode(req, &rq) != 0) return ST_ERR_DECODE;
     st_describe_configs_response_t *resp = st_request_alloc_response(req);
-    int32_t n = rq.resources_count > 0 ? rq.resources_count : 0;
-    resp->results = st_arena_alloc(&req->arena, (size_t)(n > 0 ? n : 1) * sizeof *resp->results);
-    resp->results_count = n;
+    int32_t n = ST_RESPONSE_ARRAY(req, resp->results, rq.resources_count);
     /* An unknown resource type fails the whole request in Kafka (thrown
      * while sorting resources for authorization). */
     st_str_t whole_error = st_str_null();
@@ -1063,8 +1061,7 @@ int st_handle_alter_configs(st_broker_t *b, st_request_t *req) {
         }
     }
     alter_result_t *results = alter_all(b, req, res, n, false, rq.validate_only);
-    resp->responses = st_arena_alloc(&req->arena, (size_t)(n > 0 ? n : 1) * sizeof *resp->responses);
-    resp->responses_count = n;
+    (void)ST_RESPONSE_ARRAY(req, resp->responses, n);
     for (int32_t i = 0; i < n; i++) {
         resp->responses[i].error_code = results[i].error;
         resp->responses[i].error_message = results[i].message;
@@ -1097,8 +1094,7 @@ int st_handle_incremental_alter_configs(st_broker_t *b, st_request_t *req) {
         }
     }
     alter_result_t *results = alter_all(b, req, res, n, true, rq.validate_only);
-    resp->responses = st_arena_alloc(&req->arena, (size_t)(n > 0 ? n : 1) * sizeof *resp->responses);
-    resp->responses_count = n;
+    (void)ST_RESPONSE_ARRAY(req, resp->responses, n);
     for (int32_t i = 0; i < n; i++) {
         resp->responses[i].error_code = results[i].error;
         resp->responses[i].error_message = results[i].message;
@@ -1268,16 +1264,12 @@ int st_handle_describe_producers(st_broker_t *b, st_request_t *req) {
     st_describe_producers_request_t rq;
     if (st_request_decode(req, &rq) != 0) return ST_ERR_DECODE;
     st_describe_producers_response_t *resp = st_request_alloc_response(req);
-    int32_t n = rq.topics_count > 0 ? rq.topics_count : 0;
-    resp->topics = st_arena_alloc(&req->arena, (size_t)(n > 0 ? n : 1) * sizeof *resp->topics);
-    resp->topics_count = n;
+    int32_t n = ST_RESPONSE_ARRAY(req, resp->topics, rq.topics_count);
     for (int32_t i = 0; i < n; i++) {
         const st_describe_producers_request_topic_request_t *tr = &rq.topics[i];
         st_describe_producers_response_topic_response_t *to = &resp->topics[i];
-        int32_t np = tr->partition_indexes_count > 0 ? tr->partition_indexes_count : 0;
         to->name = tr->name;
-        to->partitions = st_arena_alloc(&req->arena, (size_t)(np > 0 ? np : 1) * sizeof *to->partitions);
-        to->partitions_count = np;
+        int32_t np = ST_RESPONSE_ARRAY(req, to->partitions, tr->partition_indexes_count);
         for (int32_t k = 0; k < np; k++) {
             st_describe_producers_response_partition_response_t *pr = &to->partitions[k];
             pr->partition_index = tr->partition_indexes[k];

@@ -120,9 +120,7 @@ int st_handle_list_offsets(st_broker_t *b, st_request_t *req) {
     st_list_offsets_request_t rq;
     if (st_request_decode(req, &rq) != 0) return ST_ERR_DECODE;
     st_list_offsets_response_t *resp = st_request_alloc_response(req);
-    int32_t n = rq.topics_count > 0 ? rq.topics_count : 0;
-    resp->topics = st_arena_alloc(&req->arena, (size_t)(n > 0 ? n : 1) * sizeof *resp->topics);
-    resp->topics_count = n;
+    int32_t n = ST_RESPONSE_ARRAY(req, resp->topics, rq.topics_count);
 
     /* Kafka answers every copy of a partition listed twice with
      * INVALID_REQUEST (ListOffsetsRequest.duplicatePartitions). */
@@ -183,16 +181,12 @@ int st_handle_offset_for_leader_epoch(st_broker_t *b, st_request_t *req) {
     st_offset_for_leader_epoch_request_t rq;
     if (st_request_decode(req, &rq) != 0) return ST_ERR_DECODE;
     st_offset_for_leader_epoch_response_t *resp = st_request_alloc_response(req);
-    int32_t n = rq.topics_count > 0 ? rq.topics_count : 0;
-    resp->topics = st_arena_alloc(&req->arena, (size_t)(n > 0 ? n : 1) * sizeof *resp->topics);
-    resp->topics_count = n;
+    int32_t n = ST_RESPONSE_ARRAY(req, resp->topics, rq.topics_count);
     for (int32_t i = 0; i < n; i++) {
         const st_offset_for_leader_epoch_request_offset_for_leader_topic_t *tr = &rq.topics[i];
         st_offset_for_leader_epoch_response_offset_for_leader_topic_result_t *to = &resp->topics[i];
-        int32_t np = tr->partitions_count > 0 ? tr->partitions_count : 0;
         to->topic = tr->topic;
-        to->partitions = st_arena_alloc(&req->arena, (size_t)(np > 0 ? np : 1) * sizeof *to->partitions);
-        to->partitions_count = np;
+        int32_t np = ST_RESPONSE_ARRAY(req, to->partitions, tr->partitions_count);
         for (int32_t k = 0; k < np; k++) {
             const st_offset_for_leader_epoch_request_offset_for_leader_partition_t *pr = &tr->partitions[k];
             st_offset_for_leader_epoch_response_epoch_end_offset_t *out = &to->partitions[k];
@@ -245,16 +239,12 @@ int st_handle_delete_records(st_broker_t *b, st_request_t *req) {
     st_delete_records_request_t rq;
     if (st_request_decode(req, &rq) != 0) return ST_ERR_DECODE;
     st_delete_records_response_t *resp = st_request_alloc_response(req);
-    int32_t n = rq.topics_count > 0 ? rq.topics_count : 0;
-    resp->topics = st_arena_alloc(&req->arena, (size_t)(n > 0 ? n : 1) * sizeof *resp->topics);
-    resp->topics_count = n;
+    int32_t n = ST_RESPONSE_ARRAY(req, resp->topics, rq.topics_count);
     for (int32_t i = 0; i < n; i++) {
         const st_delete_records_request_delete_records_topic_t *tr = &rq.topics[i];
         st_delete_records_response_delete_records_topic_result_t *to = &resp->topics[i];
-        int32_t np = tr->partitions_count > 0 ? tr->partitions_count : 0;
         to->name = tr->name;
-        to->partitions = st_arena_alloc(&req->arena, (size_t)(np > 0 ? np : 1) * sizeof *to->partitions);
-        to->partitions_count = np;
+        int32_t np = ST_RESPONSE_ARRAY(req, to->partitions, tr->partitions_count);
         for (int32_t k = 0; k < np; k++) {
             st_delete_records_response_delete_records_partition_result_t *out = &to->partitions[k];
             out->partition_index = tr->partitions[k].partition_index;

@@ -63,6 +63,8 @@ struct st_conn {
     st_broker_t *broker;
     int fd;
     struct in_addr peer_ip; /* counts towards max.connections.per.ip */
+    uint32_t min_rtt_us;     /* st_conn_rtt_us's last reading... */
+    int64_t min_rtt_read_ms; /* ...and when it was taken (0: never) */
     char peer[64];
     /* read side: frame being assembled */
     uint8_t size_buf[4];
@@ -383,6 +385,17 @@ static bool conn_flush(st_conn_t *c) {
     return true;
 }
 
+/* The big frame read into its request's arena is complete: the request
+ * takes it and the connection starts on the next frame. */
+static bool conn_dispatch_big_frame(st_conn_t *c) {
+    st_request_t *req = c->frame_req;
+    uint8_t *frame = c->frame;
+    c->frame_req = NULL;
+    c->frame = NULL;
+    c->size_have = 0;
+    return conn_dispatch(c, req, frame, c->frame_len);
+}
+
 static bool conn_process_frame_bytes(st_conn_t *c, const uint8_t *data, size_t len, size_t *consumed) {
     st_broker_t *b = c->broker;
     size_t pos = 0;
@@ -437,16 +450,9 @@ static bool conn_process_frame_bytes(st_conn_t *c, const uint8_t *data, size_t l
         memcpy(c->frame + c->frame_have, data + pos, take);
         c->frame_have += (int32_t)take;
         pos += take;
-        if (c->frame_have == c->frame_len) {
-            st_request_t *req = c->frame_req;
-            uint8_t *frame = c->frame;
-            c->frame_req = NULL;
-            c->frame = NULL;
-            c->size_have = 0;
-            if (!conn_dispatch(c, req, frame, c->frame_len)) {
-                *consumed = pos;
-                return false;
-            }
+        if (c->frame_have == c->frame_len && !conn_dispatch_big_frame(c)) {
+            *consumed = pos;
+            return false;
         }
     }
     *consumed = pos;
@@ -513,12 +519,7 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
                     return;
                 }
                 if (c->frame_have == c->frame_len) {
-                    st_request_t *req = c->frame_req;
-                    uint8_t *frame = c->frame;
-                    c->frame_req = NULL;
-                    c->frame = NULL;
-                    c->size_have = 0;
-                    if (!conn_dispatch(c, req, frame, c->frame_len) || c->closing) {
+                    if (!conn_dispatch_big_frame(c) || c->closing) {
                         if (!c->closing) conn_flush(c);
                         conn_close(c, NULL);
                         return;
@@ -594,16 +595,25 @@ static void conn_update_watch(st_conn_t *c) {
  * loop's before-sleep hook, never from inside the handler: writing may fail
  * and close the connection, which must not happen under a caller that is
  * still using it. It also batches the writes of one loop iteration. */
-uint32_t st_conn_rtt_us(const st_conn_t *c) {
+/* The minimum RTT moves slowly: one TCP_INFO per connection and second
+ * is enough, not one per Fetch. */
+#define CONN_RTT_REFRESH_MS 1000
+
+uint32_t st_conn_rtt_us(st_conn_t *c) {
+    int64_t now = st_loop_now_ms(c->broker->loop);
+    if (c->min_rtt_read_ms != 0 && now - c->min_rtt_read_ms < CONN_RTT_REFRESH_MS) return c->min_rtt_us;
+    c->min_rtt_read_ms = now;
+    c->min_rtt_us = 0;
     struct tcp_info info;
     socklen_t len = sizeof info;
-    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
     /* The minimum, not the smoothed RTT: queueing behind a slow reader
      * inflates the latter, and would grow responses for exactly the
      * consumers that big responses slow down. Kernels before 4.10 do not
      * fill it in. */
-    if (len < offsetof(struct tcp_info, tcpi_min_rtt) + sizeof info.tcpi_min_rtt) return 0;
-    return info.tcpi_min_rtt;
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+        len >= offsetof(struct tcp_info, tcpi_min_rtt) + sizeof info.tcpi_min_rtt)
+        c->min_rtt_us = info.tcpi_min_rtt;
+    return c->min_rtt_us;
 }
 
 void st_conn_response_ready(st_broker_t *b, st_conn_t *c) {

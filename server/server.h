@@ -115,6 +115,9 @@ typedef struct st_api_entry {
     int16_t min_version;
     int16_t max_version;
     st_handler_fn handler;
+    /* ApiVersions lists the API from v0 while only min_version+ is served
+     * (Produce, as Kafka 4 does: see dispatch.c). */
+    bool listed_from_v0;
 } st_api_entry_t;
 
 /* The one table of served APIs; ApiVersions is computed from it. */
@@ -123,6 +126,13 @@ extern const int st_api_table_count;
 const st_api_entry_t *st_api_entry_find(int16_t api_key);
 /* Lists the table's ranges in an ApiVersions response (arena memory). */
 void st_api_versions_fill(st_api_versions_response_t *resp, st_arena_t *arena);
+
+/* Points `array` at `count` zeroed elements in the request's arena and sets
+ * array_count (0 for a negative, i.e. null, count): a response array shaped
+ * like the request's. Evaluates to the count. */
+#define ST_RESPONSE_ARRAY(req, array, count)                                                   \
+    ((array##_count) = (count) > 0 ? (count) : 0,                                             \
+     (array) = st_arena_alloc(&(req)->arena, (size_t)(array##_count) * sizeof *(array)), (array##_count))
 
 /* Encodes the response header and body into req->response and marks it
  * done; the connection sends responses in request order. */
@@ -263,8 +273,9 @@ void st_network_close_all(st_broker_t *b);
 void st_network_before_sleep(st_broker_t *b);
 /* Called when a request's response became ready (maybe later than the call). */
 void st_conn_response_ready(st_broker_t *b, st_conn_t *c);
-/* The kernel's minimum round-trip time of the connection, in µs; 0 when unknown. */
-uint32_t st_conn_rtt_us(const st_conn_t *c);
+/* The kernel's minimum round-trip time of the connection, in µs (read at
+ * most once a second); 0 when unknown. */
+uint32_t st_conn_rtt_us(st_conn_t *c);
 
 /* ---- HTTP: /metrics and /v1/groups/<group>/lag (http.c) ------------------ */
 int st_http_start(st_broker_t *b, const char *listeners);

@@ -41,7 +41,7 @@ static int64_t wall_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void *xcalloc(size_t n, size_t size) {
+void *st_xcalloc(size_t n, size_t size) {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) {
         fprintf(stderr, "out of memory\n");
@@ -577,7 +577,7 @@ st_client_t *st_cluster_client(st_cluster_t *cl, int32_t node_id) {
         if (n->node_id != node_id) continue;
         if (n->client && n->client->fd >= 0) return n->client;
         if (!n->client) {
-            n->client = xcalloc(1, sizeof *n->client);
+            n->client = st_xcalloc(1, sizeof *n->client);
             st_client_init(n->client, cl->timeout_ms);
         }
         if (st_client_connect_host(n->client, n->host, n->port) != 0) {
@@ -612,7 +612,7 @@ int st_topic_layout_load(st_cluster_t *cl, const char *topic, st_topic_layout_t 
             free(layout->leaders);
             layout->topic_id = t->topic_id;
             layout->partition_count = t->partitions_count;
-            layout->leaders = xcalloc((size_t)t->partitions_count, sizeof *layout->leaders);
+            layout->leaders = st_xcalloc((size_t)t->partitions_count, sizeof *layout->leaders);
             for (int32_t p = 0; p < t->partitions_count; p++) layout->leaders[p] = -1;
             ready = true;
             for (int32_t p = 0; p < t->partitions_count; p++) {
@@ -844,9 +844,9 @@ static int producer_drain_node(st_producer_t *p, st_producer_node_t *n, bool flu
         st_writer_t records;
         st_writer_init(&records, 0);
         producer_request_t *req = &n->ring[(n->head + n->count) % p->config.in_flight_max];
-        req->batches = xcalloc((size_t)ready, sizeof *req->batches);
+        req->batches = st_xcalloc((size_t)ready, sizeof *req->batches);
         req->batch_count = 0;
-        size_t *starts = xcalloc((size_t)ready + 1, sizeof *starts);
+        size_t *starts = st_xcalloc((size_t)ready + 1, sizeof *starts);
         for (int32_t i = 0; i < p->layout.partition_count; i++) {
             st_producer_partition_t *pp = &p->partitions[i];
             if (p->layout.leaders[i] != n->node_id || !batch_ready(p, pp, now, flush)) continue;
@@ -883,7 +883,7 @@ static int producer_drain_node(st_producer_t *p, st_producer_node_t *n, bool flu
         st_produce_request_topic_produce_data_t topic;
         memset(&topic, 0, sizeof topic);
         topic.name = st_str(p->config.topic);
-        topic.partition_data = xcalloc((size_t)req->batch_count, sizeof *topic.partition_data);
+        topic.partition_data = st_xcalloc((size_t)req->batch_count, sizeof *topic.partition_data);
         topic.partition_data_count = req->batch_count;
         for (int32_t b = 0; b < req->batch_count; b++) {
             st_produce_request_partition_produce_data_t *pd = &topic.partition_data[b];
@@ -930,8 +930,8 @@ int st_producer_open(st_producer_t *p, st_cluster_t *cluster, const st_producer_
         snprintf(p->error_text, sizeof p->error_text, "%s", cluster->error);
         return rc;
     }
-    p->partitions = xcalloc((size_t)p->layout.partition_count, sizeof *p->partitions);
-    p->nodes = xcalloc((size_t)p->layout.partition_count, sizeof *p->nodes);
+    p->partitions = st_xcalloc((size_t)p->layout.partition_count, sizeof *p->partitions);
+    p->nodes = st_xcalloc((size_t)p->layout.partition_count, sizeof *p->nodes);
     for (int32_t i = 0; i < p->layout.partition_count; i++) {
         int32_t leader = p->layout.leaders[i];
         if (producer_node(p, leader)) continue;
@@ -944,7 +944,7 @@ int st_producer_open(st_producer_t *p, st_cluster_t *cluster, const st_producer_
         st_producer_node_t *n = &p->nodes[p->node_count++];
         n->node_id = leader;
         n->client = client;
-        n->ring = xcalloc((size_t)p->config.in_flight_max, sizeof *n->ring);
+        n->ring = st_xcalloc((size_t)p->config.in_flight_max, sizeof *n->ring);
     }
     return 0;
 }
@@ -1021,6 +1021,19 @@ int st_producer_poll(st_producer_t *p, int timeout_ms) {
         if (!wait) return p->error;
         (void)st_client_readable(wait->client, left > 100 ? 100 : (int)left);
     }
+}
+
+int st_producer_open_cli(st_cluster_t *cl, st_producer_t *p, const char *bootstrap, int timeout_ms,
+                         const st_producer_config_t *config) {
+    if (st_cluster_open(cl, bootstrap, timeout_ms) != 0) {
+        fprintf(stderr, "ERROR %s\n", cl->error);
+        return 1;
+    }
+    if (st_producer_open(p, cl, config) != 0) {
+        fprintf(stderr, "ERROR %s\n", p->error_text);
+        return 1;
+    }
+    return 0;
 }
 
 int st_producer_flush(st_producer_t *p) {
@@ -1150,7 +1163,7 @@ int st_fetcher_open(st_fetcher_t *f, st_cluster_t *cluster, const char *topic, i
         return fetcher_fail(f, ST_ERR_UNKNOWN_TOPIC_OR_PARTITION, "partition %d of topic '%s' does not exist",
                             (int)partition, topic);
     }
-    f->parts = xcalloc((size_t)f->layout.partition_count, sizeof *f->parts);
+    f->parts = st_xcalloc((size_t)f->layout.partition_count, sizeof *f->parts);
     for (int32_t i = 0; i < f->layout.partition_count; i++) {
         if (partition >= 0 && i != partition) continue;
         st_fetcher_partition_t *fp = &f->parts[f->part_count++];
@@ -1159,7 +1172,7 @@ int st_fetcher_open(st_fetcher_t *f, st_cluster_t *cluster, const char *topic, i
         fp->position = start;
         fp->high_watermark = -1;
     }
-    bool *which = xcalloc((size_t)f->part_count, sizeof *which);
+    bool *which = st_xcalloc((size_t)f->part_count, sizeof *which);
     for (int32_t i = 0; i < f->part_count; i++) which[i] = start < 0;
     rc = fetcher_reset(f, which, start < 0 ? start : ST_OFFSET_LATEST);
     free(which);
@@ -1297,7 +1310,7 @@ static int fetcher_poll_leader(st_fetcher_t *f, int32_t leader, st_fetcher_recor
         st_arena_free(&arena);
         return rc;
     }
-    bool *reset = xcalloc((size_t)f->part_count, sizeof *reset);
+    bool *reset = st_xcalloc((size_t)f->part_count, sizeof *reset);
     bool need_reset = false;
     int error = 0;
     for (int32_t t = 0; t < resp.responses_count && !*stop && error == 0; t++) {

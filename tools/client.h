@@ -186,6 +186,11 @@ int st_producer_send(st_producer_t *p, int32_t partition, const uint8_t *key, in
 int st_producer_poll(st_producer_t *p, int timeout_ms);
 /* Sends everything and waits for every response. */
 int st_producer_flush(st_producer_t *p);
+/* st_cluster_open then st_producer_open, for the command-line tools: an
+ * error is printed as "ERROR ..." and 1 returned; st_cluster_close is due
+ * either way. */
+int st_producer_open_cli(st_cluster_t *cl, st_producer_t *p, const char *bootstrap, int timeout_ms,
+                         const st_producer_config_t *config);
 void st_producer_close(st_producer_t *p);
 
 /* Java's Utils.murmur2, the default partitioner's hash. */
@@ -240,6 +245,9 @@ void st_fetcher_close(st_fetcher_t *f);
 /* ---- helpers shared by the commands ------------------------------------- */
 
 int64_t st_now_ms(void);
+/* calloc that aborts with a message when out of memory (never NULL, even
+ * for 0 elements). */
+void *st_xcalloc(size_t n, size_t size);
 /* Kafka's Uuid.toString: URL-safe base64 without padding (22 chars + NUL). */
 void st_uuid_to_base64(const st_uuid_t *u, char out[23]);
 /* Kafka's default exception message for an error code, or its name. */

@@ -429,13 +429,7 @@ int st_cmd_produce(int argc, char **argv, int timeout_ms) {
     st_cluster_t cl;
     st_producer_t producer;
     bool producer_open = false;
-    if (st_cluster_open(&cl, bootstrap, timeout_ms) != 0) {
-        fprintf(stderr, "ERROR %s\n", cl.error);
-        status = 1;
-        goto out_close_cluster;
-    }
-    if (st_producer_open(&producer, &cl, &config) != 0) {
-        fprintf(stderr, "ERROR %s\n", producer.error_text);
+    if (st_producer_open_cli(&cl, &producer, bootstrap, timeout_ms, &config) != 0) {
         status = 1;
         goto out_close_cluster;
     }

@@ -186,15 +186,6 @@ static int ctx_fail(groups_ctx_t *x, int rc, const char *fmt, ...) {
     return rc;
 }
 
-static void *xcalloc(size_t n, size_t size) {
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        abort();
-    }
-    return p;
-}
-
 /* A NUL-terminated copy in the arena; NULL for a null string. */
 static const char *str_dup(st_arena_t *a, st_str_t s) {
     if (s.len < 0) return NULL;
@@ -1337,7 +1328,7 @@ static int reset_entry_cmp(const void *a, const void *b) {
 static int parse_topic_args(groups_ctx_t *x, const char *const *args, int32_t arg_count, topic_partition_t **out,
                             int32_t *out_count) {
     int32_t cap = 16, n = 0;
-    topic_partition_t *tps = xcalloc((size_t)cap, sizeof *tps);
+    topic_partition_t *tps = st_xcalloc((size_t)cap, sizeof *tps);
     const char **whole = st_arena_alloc(&x->arena, sizeof *whole * (size_t)(arg_count ? arg_count : 1));
     int32_t whole_count = 0;
     for (int32_t i = 0; i < arg_count; i++) {
@@ -1744,7 +1735,7 @@ static int groups_delete_offsets(groups_ctx_t *x) {
     /* Explicit partitions as given; whole topics through Metadata, where an
      * unknown topic becomes a row of its own (partition "-"). */
     int32_t cap = 16, n = 0;
-    delete_row_t *rows = xcalloc((size_t)cap, sizeof *rows);
+    delete_row_t *rows = st_xcalloc((size_t)cap, sizeof *rows);
     const char **whole = st_arena_alloc(&x->arena, sizeof *whole * (size_t)o->topic_count);
     int32_t whole_count = 0;
     int rc = 0;
@@ -1922,8 +1913,8 @@ int st_cmd_consumer_groups(int argc, char **argv, int timeout_ms) {
     groups_options_t o;
     memset(&o, 0, sizeof o);
     o.timeout_ms = timeout_ms;
-    o.groups = xcalloc((size_t)argc, sizeof *o.groups);
-    o.topics = xcalloc((size_t)argc, sizeof *o.topics);
+    o.groups = st_xcalloc((size_t)argc, sizeof *o.groups);
+    o.topics = st_xcalloc((size_t)argc, sizeof *o.topics);
     int rc = 0;
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *v;
