@@ -524,6 +524,16 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
                         conn_close(c, NULL);
                         return;
                     }
+                    /* Answer a big request now rather than after the
+                     * next ones: its memory goes back to the heap and the
+                     * next frame is read into the same, still-mapped and
+                     * cache-warm pages. */
+                    flush_ready_list(b);
+                    if (c->closing) return;
+                    if (!conn_flush(c)) {
+                        conn_close(c, NULL);
+                        return;
+                    }
                     if (c->queued >= b->max_inflight_per_conn) break;
                 }
                 continue;
