@@ -1,9 +1,10 @@
 /*
  * CRC-32C (Castagnoli, reflected polynomial 0x82f63b78).
  *
- * Two paths that must agree bit for bit: the SSE4.2 crc32 instruction, used
- * when the build can target it and the CPU reports it, and a slicing-by-8
- * table for everything else (tests compare them on random buffers).
+ * Three paths that must agree bit for bit (tests compare them on random
+ * buffers): 512-bit carry-less folding for buffers of 256 bytes and more
+ * when the CPU has VPCLMULQDQ and AVX-512, the SSE4.2 crc32 instruction,
+ * and a slicing-by-8 table for everything else.
  *
  * The tables and the CPU check are set up once by a constructor so the hot
  * path reads plain constants: no lazy-init flag that two threads could race
@@ -136,6 +137,95 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
 }
 #endif
 
+#if defined(CRC32C_HW) && defined(ST_HAVE_VPCLMUL_TARGET)
+#define CRC32C_WIDE 1
+#include <immintrin.h>
+
+/*
+ * Folding (Intel, "Fast CRC Computation for Generic Polynomials Using
+ * PCLMULQDQ"): a 16-byte lane whose first and second 8 bytes are a and b
+ * is worth, D bytes further on, a * x^(8D+32) + b * x^(8D-32) mod P; two
+ * carry-less multiplies and an XOR move it onto the data there. Sixteen
+ * lanes in four 512-bit registers run at once, so the multiplies overlap;
+ * at the end they fold into one lane, whose CRC the crc32 instruction
+ * finishes. Constants are x^n mod P bit-reflected and shifted left once
+ * (the product of two reflected operands comes out one bit short).
+ */
+#define CRC32C_WIDE_MIN 256
+
+static bool crc32c_use_wide;
+/* {x^(8D+32), x^(8D-32)} for the fold distances D used below. */
+static uint64_t crc32c_fold_256[2], crc32c_fold_64[2], crc32c_fold_48[2], crc32c_fold_32[2],
+    crc32c_fold_16[2];
+
+static uint64_t crc32c_xpow_reflected(unsigned n) {
+    uint64_t r = 1;
+    for (unsigned i = 0; i < n; i++) {
+        r <<= 1;
+        if (r & (1ull << 32)) r ^= 0x11edc6f41ull; /* the polynomial, unreflected */
+    }
+    uint32_t reflected = 0;
+    for (int bit = 0; bit < 32; bit++)
+        if ((r >> bit) & 1) reflected |= 1u << (31 - bit);
+    return (uint64_t)reflected << 1;
+}
+
+static void crc32c_fold_constants(uint64_t k[2], unsigned distance_bytes) {
+    k[0] = crc32c_xpow_reflected(8 * distance_bytes + 32);
+    k[1] = crc32c_xpow_reflected(8 * distance_bytes - 32);
+}
+
+#define CRC32C_WIDE_TARGET __attribute__((target("avx512f,avx512vl,vpclmulqdq,pclmul,sse4.2")))
+
+CRC32C_WIDE_TARGET static inline __m512i crc32c_fold512(__m512i lanes, __m512i k, __m512i onto) {
+    return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(lanes, k, 0x00),
+                                     _mm512_clmulepi64_epi128(lanes, k, 0x11), onto, 0x96);
+}
+
+CRC32C_WIDE_TARGET static inline __m128i crc32c_fold128(__m128i lane, const uint64_t k[2]) {
+    __m128i kv = _mm_set_epi64x((long long)k[1], (long long)k[0]);
+    return _mm_xor_si128(_mm_clmulepi64_si128(lane, kv, 0x00), _mm_clmulepi64_si128(lane, kv, 0x11));
+}
+
+/* Raw register in and out, like crc32c_hw; len >= CRC32C_WIDE_MIN. */
+CRC32C_WIDE_TARGET static uint32_t crc32c_wide(uint32_t crc, const uint8_t *p, size_t len) {
+    __m512i x0 = _mm512_loadu_si512(p);
+    __m512i x1 = _mm512_loadu_si512(p + 64);
+    __m512i x2 = _mm512_loadu_si512(p + 128);
+    __m512i x3 = _mm512_loadu_si512(p + 192);
+    /* The running CRC enters as if XORed into the first four bytes. */
+    x0 = _mm512_xor_si512(x0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
+    p += 256;
+    len -= 256;
+    const __m512i k256 = _mm512_set_epi64((long long)crc32c_fold_256[1], (long long)crc32c_fold_256[0],
+                                          (long long)crc32c_fold_256[1], (long long)crc32c_fold_256[0],
+                                          (long long)crc32c_fold_256[1], (long long)crc32c_fold_256[0],
+                                          (long long)crc32c_fold_256[1], (long long)crc32c_fold_256[0]);
+    while (len >= 256) {
+        x0 = crc32c_fold512(x0, k256, _mm512_loadu_si512(p));
+        x1 = crc32c_fold512(x1, k256, _mm512_loadu_si512(p + 64));
+        x2 = crc32c_fold512(x2, k256, _mm512_loadu_si512(p + 128));
+        x3 = crc32c_fold512(x3, k256, _mm512_loadu_si512(p + 192));
+        p += 256;
+        len -= 256;
+    }
+    const __m512i k64 = _mm512_set_epi64((long long)crc32c_fold_64[1], (long long)crc32c_fold_64[0],
+                                         (long long)crc32c_fold_64[1], (long long)crc32c_fold_64[0],
+                                         (long long)crc32c_fold_64[1], (long long)crc32c_fold_64[0],
+                                         (long long)crc32c_fold_64[1], (long long)crc32c_fold_64[0]);
+    x1 = crc32c_fold512(x0, k64, x1);
+    x2 = crc32c_fold512(x1, k64, x2);
+    x3 = crc32c_fold512(x2, k64, x3);
+    __m128i last = _mm512_extracti32x4_epi32(x3, 3);
+    last = _mm_xor_si128(last, crc32c_fold128(_mm512_extracti32x4_epi32(x3, 0), crc32c_fold_48));
+    last = _mm_xor_si128(last, crc32c_fold128(_mm512_extracti32x4_epi32(x3, 1), crc32c_fold_32));
+    last = _mm_xor_si128(last, crc32c_fold128(_mm512_extracti32x4_epi32(x3, 2), crc32c_fold_16));
+    uint64_t c = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(last));
+    c = _mm_crc32_u64(c, (uint64_t)_mm_extract_epi64(last, 1));
+    return crc32c_hw((uint32_t)c, p, len);
+}
+#endif
+
 __attribute__((constructor)) static void crc32c_init(void) {
     for (uint32_t n = 0; n < 256; n++) {
         uint32_t c = n;
@@ -154,6 +244,15 @@ __attribute__((constructor)) static void crc32c_init(void) {
     crc32c_use_hw = __builtin_cpu_supports("sse4.2");
     crc32c_zeros(crc32c_long_shift, CRC32C_LONG_BLOCK);
     crc32c_zeros(crc32c_short_shift, CRC32C_SHORT_BLOCK);
+#endif
+#ifdef CRC32C_WIDE
+    crc32c_use_wide = crc32c_use_hw && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("pclmul");
+    crc32c_fold_constants(crc32c_fold_256, 256);
+    crc32c_fold_constants(crc32c_fold_64, 64);
+    crc32c_fold_constants(crc32c_fold_48, 48);
+    crc32c_fold_constants(crc32c_fold_32, 32);
+    crc32c_fold_constants(crc32c_fold_16, 16);
 #endif
 }
 
@@ -190,8 +289,39 @@ uint32_t st_crc32c_portable(uint32_t crc, const void *data, size_t len) {
 }
 
 uint32_t st_crc32c(uint32_t crc, const void *data, size_t len) {
+#ifdef CRC32C_WIDE
+    if (crc32c_use_wide && len >= CRC32C_WIDE_MIN) return ~crc32c_wide(~crc, (const uint8_t *)data, len);
+#endif
 #ifdef CRC32C_HW
     if (crc32c_use_hw) return ~crc32c_hw(~crc, (const uint8_t *)data, len);
 #endif
     return st_crc32c_portable(crc, data, len);
+}
+
+int st_crc32c_impl_available(st_crc32c_impl_t impl) {
+    switch (impl) {
+    case ST_CRC32C_TABLE: return 1;
+#ifdef CRC32C_HW
+    case ST_CRC32C_SSE42: return crc32c_use_hw;
+#endif
+#ifdef CRC32C_WIDE
+    case ST_CRC32C_VPCLMUL: return crc32c_use_wide;
+#endif
+    default: return 0;
+    }
+}
+
+uint32_t st_crc32c_with(st_crc32c_impl_t impl, uint32_t crc, const void *data, size_t len) {
+    const uint8_t *p = data;
+    switch (impl) {
+#ifdef CRC32C_WIDE
+    case ST_CRC32C_VPCLMUL:
+        if (len >= CRC32C_WIDE_MIN) return ~crc32c_wide(~crc, p, len);
+        return ~crc32c_hw(~crc, p, len);
+#endif
+#ifdef CRC32C_HW
+    case ST_CRC32C_SSE42: return ~crc32c_hw(~crc, p, len);
+#endif
+    default: return st_crc32c_portable(crc, p, len);
+    }
 }

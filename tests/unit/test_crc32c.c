@@ -52,19 +52,31 @@ static void fill_random(uint8_t *p, size_t n, uint64_t *seed) {
 static void test_crc32c_hardware_matches_portable(void **state) {
     (void)state;
     enum { MAX_LEN = 100003, PAD = 16 }; /* past 3 x 8192: the three-stream path */
+    static const char *const names[ST_CRC32C_IMPL_COUNT] = {"table", "sse4.2", "vpclmulqdq"};
     uint8_t *buf = malloc(MAX_LEN + PAD);
     assert_non_null(buf);
     uint64_t seed = 42;
     fill_random(buf, MAX_LEN + PAD, &seed);
-    /* Every length up to 300 and a spread of larger ones, at every
-     * alignment of an 8-byte word, with and without a starting CRC. */
-    for (size_t len = 0; len <= MAX_LEN; len = len < 300 ? len + 1 : len * 2 + 7) {
-        for (size_t align = 0; align < 9; align++) {
-            const uint8_t *p = buf + align;
-            assert_int_equal(st_crc32c(0, p, len), st_crc32c_portable(0, p, len));
-            assert_int_equal(st_crc32c(0xdeadbeef, p, len), st_crc32c_portable(0xdeadbeef, p, len));
+    for (int impl = ST_CRC32C_SSE42; impl < ST_CRC32C_IMPL_COUNT; impl++) {
+        if (!st_crc32c_impl_available((st_crc32c_impl_t)impl)) {
+            print_message("crc32c: %s not available on this CPU or build, not compared\n", names[impl]);
+            continue;
+        }
+        /* Every length up to 600 (the folding path starts at 256 and
+         * works in 256-byte steps) and a spread of larger ones, at every
+         * alignment of an 8-byte word, with and without a starting CRC. */
+        for (size_t len = 0; len <= MAX_LEN; len = len < 600 ? len + 1 : len * 2 + 7) {
+            for (size_t align = 0; align < 9; align++) {
+                const uint8_t *p = buf + align;
+                assert_int_equal(st_crc32c_with((st_crc32c_impl_t)impl, 0, p, len), st_crc32c_portable(0, p, len));
+                assert_int_equal(st_crc32c_with((st_crc32c_impl_t)impl, 0xdeadbeef, p, len),
+                                 st_crc32c_portable(0xdeadbeef, p, len));
+            }
         }
     }
+    /* And the dispatcher, whichever it picks. */
+    for (size_t len = 0; len <= MAX_LEN; len = len < 600 ? len + 1 : len * 2 + 7)
+        assert_int_equal(st_crc32c(0x12345678, buf + 3, len), st_crc32c_portable(0x12345678, buf + 3, len));
     free(buf);
 }
 
