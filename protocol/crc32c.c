@@ -182,8 +182,17 @@ CRC32C_WIDE_TARGET static inline __m512i crc32c_fold512(__m512i lanes, __m512i k
                                      _mm512_clmulepi64_epi128(lanes, k, 0x11), onto, 0x96);
 }
 
+CRC32C_WIDE_TARGET static inline __m128i crc32c_fold_k128(const uint64_t k[2]) {
+    return _mm_set_epi64x((long long)k[1], (long long)k[0]);
+}
+
+/* The same pair of constants in each of the four lanes. */
+CRC32C_WIDE_TARGET static inline __m512i crc32c_fold_k512(const uint64_t k[2]) {
+    return _mm512_broadcast_i32x4(crc32c_fold_k128(k));
+}
+
 CRC32C_WIDE_TARGET static inline __m128i crc32c_fold128(__m128i lane, const uint64_t k[2]) {
-    __m128i kv = _mm_set_epi64x((long long)k[1], (long long)k[0]);
+    __m128i kv = crc32c_fold_k128(k);
     return _mm_xor_si128(_mm_clmulepi64_si128(lane, kv, 0x00), _mm_clmulepi64_si128(lane, kv, 0x11));
 }
 
@@ -197,10 +206,7 @@ CRC32C_WIDE_TARGET static uint32_t crc32c_wide(uint32_t crc, const uint8_t *p, s
     x0 = _mm512_xor_si512(x0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
     p += 256;
     len -= 256;
-    const __m512i k256 = _mm512_set_epi64((long long)crc32c_fold_256[1], (long long)crc32c_fold_256[0],
-                                          (long long)crc32c_fold_256[1], (long long)crc32c_fold_256[0],
-                                          (long long)crc32c_fold_256[1], (long long)crc32c_fold_256[0],
-                                          (long long)crc32c_fold_256[1], (long long)crc32c_fold_256[0]);
+    const __m512i k256 = crc32c_fold_k512(crc32c_fold_256);
     while (len >= 256) {
         x0 = crc32c_fold512(x0, k256, _mm512_loadu_si512(p));
         x1 = crc32c_fold512(x1, k256, _mm512_loadu_si512(p + 64));
@@ -209,10 +215,7 @@ CRC32C_WIDE_TARGET static uint32_t crc32c_wide(uint32_t crc, const uint8_t *p, s
         p += 256;
         len -= 256;
     }
-    const __m512i k64 = _mm512_set_epi64((long long)crc32c_fold_64[1], (long long)crc32c_fold_64[0],
-                                         (long long)crc32c_fold_64[1], (long long)crc32c_fold_64[0],
-                                         (long long)crc32c_fold_64[1], (long long)crc32c_fold_64[0],
-                                         (long long)crc32c_fold_64[1], (long long)crc32c_fold_64[0]);
+    const __m512i k64 = crc32c_fold_k512(crc32c_fold_64);
     x1 = crc32c_fold512(x0, k64, x1);
     x2 = crc32c_fold512(x1, k64, x2);
     x3 = crc32c_fold512(x2, k64, x3);
