@@ -488,6 +488,19 @@ static ssize_t conn_read_into_frame(st_conn_t *c) {
     return -2;
 }
 
+/* Writes what is ready now: first the fetches woken on any connection,
+ * then this connection's answers. False when the connection is closing
+ * or was closed. */
+static bool conn_write_ready(st_conn_t *c) {
+    flush_ready_list(c->broker);
+    if (c->closing) return false;
+    if (!conn_flush(c)) {
+        conn_close(c, NULL);
+        return false;
+    }
+    return true;
+}
+
 static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
     (void)loop;
     (void)fd;
@@ -528,12 +541,7 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
                      * next ones: its memory goes back to the heap and the
                      * next frame is read into the same, still-mapped and
                      * cache-warm pages. */
-                    flush_ready_list(b);
-                    if (c->closing) return;
-                    if (!conn_flush(c)) {
-                        conn_close(c, NULL);
-                        return;
-                    }
+                    if (!conn_write_ready(c)) return;
                     if (c->queued >= b->max_inflight_per_conn) break;
                 }
                 continue;
@@ -571,12 +579,7 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
     /* Consumers whose fetch this connection's produce just completed hear
      * of the new data before the producer hears its acknowledgement: the
      * end-to-end path is the one that waits. */
-    flush_ready_list(b);
-    if (c->closing) return;
-    if (!conn_flush(c)) {
-        conn_close(c, NULL);
-        return;
-    }
+    if (!conn_write_ready(c)) return;
     conn_update_watch(c);
     /* Responses that were answered at once may have unpaused the
      * connection with requests still in the read buffer: the socket may
@@ -600,11 +603,6 @@ static void conn_update_watch(st_conn_t *c) {
         st_loop_unwatch(b->loop, c->fd);
 }
 
-/* Responses that become ready while a handler runs (or from a timer, or
- * from another connection's produce waking a fetch) are written in the
- * loop's before-sleep hook, never from inside the handler: writing may fail
- * and close the connection, which must not happen under a caller that is
- * still using it. It also batches the writes of one loop iteration. */
 /* The minimum RTT moves slowly: one TCP_INFO per connection and second
  * is enough, not one per Fetch. */
 #define CONN_RTT_REFRESH_MS 1000
@@ -626,6 +624,11 @@ uint32_t st_conn_rtt_us(st_conn_t *c) {
     return c->min_rtt_us;
 }
 
+/* Responses that become ready while a handler runs (or from a timer, or
+ * from another connection's produce waking a fetch) are written in the
+ * loop's before-sleep hook, never from inside the handler: writing may fail
+ * and close the connection, which must not happen under a caller that is
+ * still using it. It also batches the writes of one loop iteration. */
 void st_conn_response_ready(st_broker_t *b, st_conn_t *c) {
     if (c->closing || c->flush_pending) return;
     c->flush_pending = true;

@@ -242,21 +242,13 @@ int st_log_assign_epoch(st_log_t *log, int32_t epoch, int64_t start_offset) {
     return epochs_assign(log, epoch, start_offset);
 }
 
-/* Epochs of a recovered segment's batches, which the checkpoint may not
- * have seen if the process died before the next flush. */
-static int epochs_from_segment(st_log_t *log, const st_segment_t *seg) {
-    st_segment_reader_t rd;
-    st_segment_reader_init(&rd, seg, 0);
-    const uint8_t *batch;
-    size_t len;
-    st_batch_header_t h;
-    int rc;
-    while ((rc = st_segment_reader_next(&rd, &batch, &len, &h)) == 1)
-        if (h.partition_leader_epoch >= 0 && h.partition_leader_epoch > st_log_latest_epoch(log) &&
-            (rc = epochs_assign(log, h.partition_leader_epoch, h.base_offset)) != 0)
-            break;
-    st_segment_reader_free(&rd);
-    return rc;
+/* Recovery hands over each batch it keeps (st_segment_recover's scan):
+ * epochs the checkpoint may not have seen if the process died before the
+ * next flush. */
+static int epoch_from_recovered_batch(void *ctx, const st_batch_header_t *h) {
+    st_log_t *log = ctx;
+    if (h->partition_leader_epoch < 0 || h->partition_leader_epoch <= st_log_latest_epoch(log)) return 0;
+    return epochs_assign(log, h->partition_leader_epoch, h->base_offset);
 }
 
 void st_log_end_offset_for_epoch(const st_log_t *log, int32_t epoch, int32_t *epoch_out, int64_t *end_offset_out) {
@@ -427,8 +419,8 @@ static int load_segments(st_log_t *log, const int64_t *bases, int32_t count, boo
             if (rc) return rc;
             if (verified) continue;
             int64_t cut;
-            rc = st_segment_recover(seg, cfg->index_interval_bytes, cfg->index_bytes_max, next_base, &cut);
-            if (rc == 0) rc = epochs_from_segment(log, seg);
+            rc = st_segment_recover(seg, cfg->index_interval_bytes, cfg->index_bytes_max, next_base,
+                                    epoch_from_recovered_batch, log, &cut);
             if (rc) return rc;
             /* A cut changed the .log: it has to reach the disk before the
              * next clean marker does. */
@@ -898,7 +890,8 @@ static int swap_in(st_log_t *log, int32_t i, const char *cleaned_path, int64_t k
     if (rc == 0) rc = st_segment_open(log->dir, base, next_base, now_ms, &fresh);
     int64_t cut;
     if (rc == 0)
-        rc = st_segment_recover(fresh, log->cfg.index_interval_bytes, log->cfg.index_bytes_max, next_base, &cut);
+        rc = st_segment_recover(fresh, log->cfg.index_interval_bytes, log->cfg.index_bytes_max, next_base, NULL, NULL,
+                                &cut);
     if (rc == 0) rc = st_segment_make_inactive(fresh);
     if (rc == 0) rc = st_segment_flush(fresh);
     if (rc) {

@@ -247,7 +247,7 @@ static int batch_crc_matches(const st_segment_t *seg, int64_t position, const st
 }
 
 int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t index_bytes_max,
-                       int64_t offset_limit, int64_t *truncated_bytes) {
+                       int64_t offset_limit, st_segment_batch_fn on_batch, void *ctx, int64_t *truncated_bytes) {
     *truncated_bytes = 0;
     struct stat st;
     if (fstat(seg->fd, &st) != 0) return ST_ERR_IO;
@@ -285,6 +285,7 @@ int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t 
         rc = batch_crc_matches(seg, sc->position, &h, chunk, &ok);
         if (rc || !ok) break;
         note_batch(seg, &h, sc->position, index_interval_bytes);
+        if (on_batch && (rc = on_batch(ctx, &h)) != 0) break;
         sc->position += st_batch_total_bytes(&h);
     }
     int64_t valid = sc->position;
@@ -508,7 +509,7 @@ int st_segment_truncate_to(st_segment_t *seg, int64_t offset, int32_t index_inte
     if (rc) return rc;
     if (ftruncate(seg->fd, (off_t)position) != 0) return ST_ERR_IO;
     int64_t cut;
-    return st_segment_recover(seg, index_interval_bytes, index_bytes_max, INT64_MAX, &cut);
+    return st_segment_recover(seg, index_interval_bytes, index_bytes_max, INT64_MAX, NULL, NULL, &cut);
 }
 
 int64_t st_segment_largest_timestamp(const st_segment_t *seg) {

@@ -71,10 +71,13 @@ int st_segment_open(const char *dir, int64_t base_offset, int64_t next_offset_bo
  * (magic 2), a valid CRC, offsets increasing from >= base_offset and below
  * offset_limit, and fit in the file. The file is truncated before the first
  * batch that does not; both indexes are rebuilt. *truncated_bytes receives
- * how much was cut. Returns 0 or ST_ERR_IO.
+ * how much was cut. `on_batch` (may be NULL) sees each batch kept, in
+ * order, during the same scan; a nonzero return stops the recovery, with
+ * nothing cut, and is returned. Returns 0 or ST_ERR_IO.
  */
+typedef int (*st_segment_batch_fn)(void *ctx, const st_batch_header_t *h);
 int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t index_bytes_max,
-                       int64_t offset_limit, int64_t *truncated_bytes);
+                       int64_t offset_limit, st_segment_batch_fn on_batch, void *ctx, int64_t *truncated_bytes);
 /*
  * For the active segment after a clean shutdown: checks the .log as
  * st_segment_recover does (every batch whole with a sane header and a valid

@@ -68,16 +68,24 @@ static inline void test_build_batch(st_writer_t *out, int n, int64_t ts, int key
     st_batch_builder_free(&b);
 }
 
-/* Appends one batch; returns its base offset. */
-static inline int64_t test_append(st_log_t *log, int n, int64_t ts, int key0, const char *tag, bool tombstone,
-                                  int64_t now_ms) {
+/* Appends one batch at leader epoch `epoch`; returns st_log_append's
+ * result without asserting, so a forked child can use it too. */
+static inline int test_try_append(st_log_t *log, int n, int64_t ts, int key0, const char *tag, bool tombstone,
+                                  int32_t epoch, int64_t now_ms, st_log_append_result_t *res) {
     st_writer_t w;
     st_writer_init(&w, 256);
     test_build_batch(&w, n, ts, key0, tag, tombstone, -1);
-    st_log_append_result_t res;
-    assert_int_equal(st_log_append(log, w.data, w.len, 1, now_ms, false, &res), 0);
-    assert_int_equal(res.last_offset - res.base_offset + 1, n);
+    int rc = st_log_append(log, w.data, w.len, epoch, now_ms, false, res);
     st_writer_free(&w);
+    return rc;
+}
+
+/* Appends one batch; returns its base offset. */
+static inline int64_t test_append(st_log_t *log, int n, int64_t ts, int key0, const char *tag, bool tombstone,
+                                  int64_t now_ms) {
+    st_log_append_result_t res;
+    assert_int_equal(test_try_append(log, n, ts, key0, tag, tombstone, 1, now_ms, &res), 0);
+    assert_int_equal(res.last_offset - res.base_offset + 1, n);
     return res.base_offset;
 }
 

@@ -270,6 +270,40 @@ static void test_leftovers_cleaned_up(void **state) {
     test_dir_remove(&s.d);
 }
 
+/* Opens the log in a child process, runs `work` on it (NULL: nothing) and
+ * kills the child with SIGKILL, as a crash would: no close, no flush.
+ * Returns once the child is dead; a child that failed before the kill
+ * exits instead, and the assertion here reports it. */
+typedef int (*killed_work_fn)(st_log_t *log, void *ctx);
+
+static void run_then_sigkill(const char *part, const st_log_config_t *cfg, killed_work_fn work, void *ctx) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        st_log_t *log;
+        if (st_log_open(part, cfg, 0, &log) != 0) _exit(1);
+        if (work && work(log, ctx) != 0) _exit(2);
+        raise(SIGKILL);
+        _exit(3);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+/* One batch of `count` records at `epoch`, from a child: nonzero on failure. */
+static int append_batch(st_log_t *log, int count, int64_t timestamp, const char *value, int32_t epoch) {
+    st_log_append_result_t res;
+    return test_try_append(log, count, timestamp, 0, value, false, epoch, 0, &res);
+}
+
+static int append_forty_batches(st_log_t *log, void *ctx) {
+    (void)ctx;
+    for (int i = 0; i < 40; i++)
+        if (append_batch(log, 2, i, "killed", 0) != 0) return -1;
+    return 0;
+}
+
 static void test_killed_process_keeps_appends(void **state) {
     (void)state;
     test_dir_t d;
@@ -277,25 +311,7 @@ static void test_killed_process_keeps_appends(void **state) {
     st_log_config_t cfg;
     test_config(&cfg);
     cfg.segment_bytes = 600;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        st_log_t *log;
-        if (st_log_open(d.part, &cfg, 0, &log) != 0) _exit(1);
-        for (int i = 0; i < 40; i++) {
-            st_writer_t w;
-            st_writer_init(&w, 256);
-            test_build_batch(&w, 2, i, 0, "killed", false, -1);
-            st_log_append_result_t res;
-            if (st_log_append(log, w.data, w.len, 0, 0, false, &res) != 0) _exit(2);
-            st_writer_free(&w);
-        }
-        raise(SIGKILL);
-        _exit(3);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    run_then_sigkill(d.part, &cfg, append_forty_batches, NULL);
     st_log_t *log;
     assert_int_equal(st_log_open(d.part, &cfg, 0, &log), 0);
     assert_int_equal(st_log_end_offset(log), 80);
@@ -431,17 +447,7 @@ static void test_clean_reopen_writes_nothing(void **state) {
 
     /* Killed after a clean open, before any write: still clean, still
      * untouched. */
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        st_log_t *log;
-        if (st_log_open(s.d.part, &s.cfg, 0, &log) != 0) _exit(1);
-        raise(SIGKILL);
-        _exit(2);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    run_then_sigkill(s.d.part, &s.cfg, NULL, NULL);
     assert_true(marker_exists(&s.d));
     int n_after = stamp_dir(s.d.part, after);
     expect_same_stamps(before, n_before, after, n_after);
@@ -452,27 +458,17 @@ static void test_clean_reopen_writes_nothing(void **state) {
 /* The first append after a clean open removes the marker before writing:
  * a process killed after it leaves an unclean log whose torn tail the next
  * open cuts. */
+static int append_killed_tail(st_log_t *log, void *ctx) {
+    (void)ctx;
+    return append_batch(log, 5, 200000, "killed-tail", 1);
+}
+
 static void test_write_after_clean_open_makes_crash_unclean(void **state) {
     (void)state;
     saved_log_t s;
     saved_log_make(&s);
     int64_t end = s.end_before_last + 2 + BATCHES - 1;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        st_log_t *log;
-        if (st_log_open(s.d.part, &s.cfg, 0, &log) != 0) _exit(1);
-        st_writer_t w;
-        st_writer_init(&w, 256);
-        test_build_batch(&w, 5, 200000, 0, "killed-tail", false, -1);
-        st_log_append_result_t res;
-        if (st_log_append(log, w.data, w.len, 1, 0, false, &res) != 0) _exit(2);
-        raise(SIGKILL);
-        _exit(3);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    run_then_sigkill(s.d.part, &s.cfg, append_killed_tail, NULL);
     assert_false(marker_exists(&s.d));
     char path[ST_FS_PATH_MAX];
     test_segment_file(path, &s.d, s.active_base, ".log");
@@ -499,31 +495,19 @@ static void test_write_after_clean_open_makes_crash_unclean(void **state) {
 /* A new leader epoch is not fsynced when assigned (the checkpoint goes
  * with the next flush); a process killed before that loses the file's
  * entry, and the next open finds the epochs again in the batches. */
+static int append_epochs_1_and_4(st_log_t *log, void *ctx) {
+    (void)ctx;
+    if (append_batch(log, 3, 1000, "e1", 1) != 0) return -1;
+    return append_batch(log, 2, 1001, "e4", 4);
+}
+
 static void test_epochs_recovered_from_batches(void **state) {
     (void)state;
     test_dir_t d;
     test_dir_make(&d);
     st_log_config_t cfg;
     test_config(&cfg);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        st_log_t *log;
-        if (st_log_open(d.part, &cfg, 0, &log) != 0) _exit(1);
-        st_writer_t w;
-        st_writer_init(&w, 256);
-        st_log_append_result_t res;
-        test_build_batch(&w, 3, 1000, 0, "e1", false, -1);
-        if (st_log_append(log, w.data, w.len, 1, 0, false, &res) != 0) _exit(2);
-        st_writer_reset(&w);
-        test_build_batch(&w, 2, 1001, 0, "e4", false, -1);
-        if (st_log_append(log, w.data, w.len, 4, 0, false, &res) != 0) _exit(3);
-        raise(SIGKILL);
-        _exit(4);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    run_then_sigkill(d.part, &cfg, append_epochs_1_and_4, NULL);
     st_epoch_entry_t *entries;
     int32_t count;
     assert_int_not_equal(st_checkpoint_read_epochs(d.part, &entries, &count), 0); /* never written */

@@ -182,7 +182,7 @@ static void test_segment_find_and_recover(void **state) {
     /* A rescan rebuilds the same index entries. */
     int32_t entries = st_offset_index_entries(&seg->offset_index);
     int64_t cut;
-    assert_int_equal(st_segment_recover(seg, 100, 4096, INT64_MAX, &cut), 0);
+    assert_int_equal(st_segment_recover(seg, 100, 4096, INT64_MAX, NULL, NULL, &cut), 0);
     assert_int_equal(cut, 0);
     assert_int_equal(st_offset_index_entries(&seg->offset_index), entries);
     assert_int_equal(seg->next_offset, 130);
