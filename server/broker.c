@@ -636,6 +636,7 @@ int st_broker_start(st_broker_t *b, st_config_t *config) {
     b->socket_receive_buffer_bytes = st_config_get_int(config, "socket.receive.buffer.bytes");
     b->fetch_response_target_bytes = st_config_get_int(config, "strata.fetch.response.target.bytes");
     b->decompressed_batch_max_bytes = (size_t)st_config_get_long(config, "strata.decompressed.batch.max.bytes");
+    b->log_drop_behind_bytes = st_config_get_long(config, "strata.log.drop.behind.bytes");
     b->retention_check_interval_ms = st_config_get_long(config, "log.retention.check.interval.ms");
     b->flush_scheduler_interval_ms = st_config_get_long(config, "log.flush.scheduler.interval.ms");
     b->log_cleaner_enable = st_config_get_bool(config, "log.cleaner.enable");

@@ -105,6 +105,13 @@ static const char *const k_roles[] = {"broker", "controller", NULL};
  *    first (sessions move those that sent records to the end, as Kafka's
  *    do; sessionless responses start one partition further each time), so
  *    none waits for the others to run dry. 0 restores Kafka's behaviour.
+ *  - strata.log.drop.behind.bytes: how much of an active segment's newest
+ *    data stays in the page cache on Strata's account; older data is written
+ *    back and dropped (storage/drop_behind.h), so a producer streaming into
+ *    a partition reuses pages instead of taking fresh ones. Consumers within
+ *    256 MiB of the end read from the cache; those further behind read from
+ *    disk, as they would once the kernel evicted it. -1 leaves the page
+ *    cache to the kernel as Kafka does.
  * Fetch responses are bounded by Kafka's own fetch.max.bytes.
  * Kafka defaults that Strata does not keep:
  *  - socket.send.buffer.bytes / socket.receive.buffer.bytes default to -1,
@@ -194,6 +201,7 @@ static const config_def_t k_broker[] = {
     /* Strata limits (see above) */
     {"strata.decompressed.batch.max.bytes", T_INT, STR(ST_CONFIG_DEFAULT_DECOMPRESSED_BATCH_MAX_BYTES), AT_LEAST(1), NULL, RO, "Strata: largest decompressed size of one batch"},
     {"strata.fetch.response.target.bytes", T_INT, STR(ST_CONFIG_DEFAULT_FETCH_RESPONSE_TARGET_BYTES), AT_LEAST(0), NULL, RO, "Strata: record bytes after which a Fetch response takes no more partitions (grown with the connection's minimum RTT); 0: fill to fetch.max.bytes as Kafka does"},
+    {"strata.log.drop.behind.bytes", T_LONG, STR(ST_CONFIG_DEFAULT_LOG_DROP_BEHIND_BYTES), AT_LEAST(-1), NULL, RO, "Strata: bytes of an active segment's newest data kept in the page cache; older data is written back and dropped from it; -1: leave it to the kernel"},
     {"strata.max.inflight.requests.per.connection", T_INT, STR(ST_CONFIG_DEFAULT_MAX_INFLIGHT_REQUESTS), BETWEEN(1, 10000), NULL, RO, "Strata: unanswered requests per connection before reads stop"},
 };
 

@@ -20,6 +20,9 @@
 #include "server/server.h"
 #include "storage/fsutil.h"
 
+_Static_assert(ST_CONFIG_DEFAULT_LOG_DROP_BEHIND_BYTES == ST_LOG_DROP_BEHIND_BYTES_DEFAULT,
+              "the broker and a bare log drop behind the same default");
+
 static void log_config_from_settings(const st_broker_t *b, const st_topic_settings_t *s, st_log_config_t *cfg) {
     st_log_config_default(cfg);
     cfg->segment_bytes = s->segment_bytes;
@@ -37,6 +40,7 @@ static void log_config_from_settings(const st_broker_t *b, const st_topic_settin
     cfg->flush_messages = s->flush_messages;
     cfg->flush_ms = s->flush_ms;
     cfg->decompressed_bytes_max = b->decompressed_batch_max_bytes;
+    cfg->drop_behind_bytes = b->log_drop_behind_bytes;
 }
 
 static void on_segment_roll(void *ctx, int64_t new_segment_base_offset) {

@@ -205,6 +205,7 @@ struct st_broker {
     int32_t fetch_max_bytes;           /* cap on any Fetch response's record bytes */
     int32_t fetch_response_target_bytes; /* where a Fetch response stops taking partitions; 0: no target */
     size_t decompressed_batch_max_bytes;
+    int64_t log_drop_behind_bytes; /* page cache kept behind each active segment's end; -1: kernel's */
     int64_t retention_check_interval_ms;
     int64_t flush_scheduler_interval_ms;
     st_timer_t housekeeping_timer;

@@ -59,6 +59,7 @@ void st_log_config_default(st_log_config_t *cfg) {
     cfg->segment_bytes = 1073741824;
     cfg->segment_ms = 604800000;
     cfg->index_interval_bytes = 4096;
+    cfg->drop_behind_bytes = ST_LOG_DROP_BEHIND_BYTES_DEFAULT;
     cfg->index_bytes_max = 10485760;
     cfg->retention_ms = 604800000;
     cfg->retention_bytes = -1;
@@ -673,7 +674,8 @@ int st_log_append(st_log_t *log, uint8_t *batches, size_t len, int32_t leader_ep
         next += (int64_t)h.last_offset_delta + 1;
         at += total;
     }
-    if (st_segment_append(active(log), batches, len, log->cfg.index_interval_bytes)) return fail(log);
+    if (st_segment_append(active(log), batches, len, log->cfg.index_interval_bytes, log->cfg.drop_behind_bytes))
+        return fail(log);
     log->end_offset = next;
     if (leader_epoch >= 0 && leader_epoch > st_log_latest_epoch(log)) {
         int rc = st_log_assign_epoch(log, leader_epoch, base);

@@ -64,11 +64,15 @@ typedef struct st_log_config {
     int64_t flush_messages;         /* flush.messages, default INT64_MAX: fsync after this many records */
     int64_t flush_ms;               /* flush.ms, default INT64_MAX */
     size_t decompressed_bytes_max;  /* bound when reading records (compaction) */
+    int64_t drop_behind_bytes;      /* strata.log.drop.behind.bytes: page cache kept behind the end of
+                                     * the active segment (storage/drop_behind.h); -1: the kernel decides */
     /* Called after a new segment is rolled, with its base offset (the server
      * snapshots producer state there). May be NULL. */
     void (*on_roll)(void *ctx, int64_t new_segment_base_offset);
     void *on_roll_ctx;
 } st_log_config_t;
+
+#define ST_LOG_DROP_BEHIND_BYTES_DEFAULT (256LL * 1024 * 1024)
 
 /* Smallest accepted values (Kafka's config validators). */
 #define ST_LOG_SEGMENT_BYTES_MIN 14

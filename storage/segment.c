@@ -94,6 +94,7 @@ int st_segment_open(const char *dir, int64_t base_offset, int64_t next_offset_bo
         return ST_ERR_IO;
     }
     seg->size_bytes = st.st_size;
+    st_drop_behind_init(&seg->drop_behind, seg->size_bytes);
     seg->next_offset = next_offset_bound;
     seg->indexes_loaded_sane = !created &&
                                st_offset_index_sane(&seg->offset_index, next_offset_bound, seg->size_bytes) &&
@@ -210,7 +211,8 @@ static void note_batch(st_segment_t *seg, const st_batch_header_t *h, int64_t po
     seg->next_offset = last + 1;
 }
 
-int st_segment_append(st_segment_t *seg, const uint8_t *batches, size_t len, int32_t index_interval_bytes) {
+int st_segment_append(st_segment_t *seg, const uint8_t *batches, size_t len, int32_t index_interval_bytes,
+                      int64_t drop_behind_bytes) {
     if (st_fs_pwrite_full(seg->fd, batches, len, seg->size_bytes)) return ST_ERR_IO;
     int64_t position = seg->size_bytes;
     size_t at = 0;
@@ -222,6 +224,7 @@ int st_segment_append(st_segment_t *seg, const uint8_t *batches, size_t len, int
         at += (size_t)st_batch_total_bytes(&h);
     }
     seg->size_bytes += (int64_t)len;
+    st_drop_behind_after_write(&seg->drop_behind, seg->fd, seg->size_bytes, drop_behind_bytes);
     return 0;
 }
 
@@ -297,6 +300,7 @@ int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t 
         *truncated_bytes = seg->size_bytes - valid;
         seg->size_bytes = valid;
     }
+    st_drop_behind_init(&seg->drop_behind, seg->size_bytes);
     return 0;
 }
 
@@ -312,6 +316,7 @@ int st_segment_verify(st_segment_t *seg, int64_t offset_limit, bool *verified) {
         return ST_ERR_NO_MEMORY;
     }
     seg->size_bytes = st.st_size;
+    st_drop_behind_init(&seg->drop_behind, seg->size_bytes);
     scanner_init(sc, seg, 0);
     int32_t offset_entries = st_offset_index_entries(&seg->offset_index);
     int32_t time_entries = seg->time_index.file.entries;

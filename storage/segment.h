@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "protocol/record_batch.h"
+#include "storage/drop_behind.h"
 #include "storage/offset_index.h"
 #include "storage/time_index.h"
 
@@ -49,6 +50,7 @@ typedef struct st_segment {
     int64_t created_ms;
     int64_t bytes_since_index_entry;
     bool indexes_loaded_sane;        /* set by st_segment_open */
+    st_drop_behind_t drop_behind;    /* of the .log, while it is appended to */
     st_offset_index_t offset_index;
     st_time_index_t time_index;
 } st_segment_t;
@@ -95,9 +97,12 @@ int st_segment_make_active(st_segment_t *seg, int32_t index_bytes_max);
 int st_segment_make_inactive(st_segment_t *seg);
 
 /* Writes `len` bytes of whole batches (offsets already assigned, above
- * next_offset) with one pwrite(2), then indexes them. ST_ERR_IO on failure
- * (the segment's state is unchanged). */
-int st_segment_append(st_segment_t *seg, const uint8_t *batches, size_t len, int32_t index_interval_bytes);
+ * next_offset) with one pwrite(2), then indexes them; bytes more than
+ * drop_behind_bytes behind the end leave the page cache (storage/
+ * drop_behind.h; < 0: never). ST_ERR_IO on failure (the segment's state is
+ * unchanged). */
+int st_segment_append(st_segment_t *seg, const uint8_t *batches, size_t len, int32_t index_interval_bytes,
+                      int64_t drop_behind_bytes);
 
 /* Reads and checks the header of the batch at `position` (it must fit in the
  * segment). Returns 0, ST_ERR_CORRUPT or ST_ERR_IO. */

@@ -160,7 +160,7 @@ static void test_segment_find_and_recover(void **state) {
         test_build_batch(&w, 4, 1000 + i, 0, "segment", false, -1);
         st_batch_set_base_offset(w.data, next);
         next += 4;
-        assert_int_equal(st_segment_append(seg, w.data, w.len, 100), 0);
+        assert_int_equal(st_segment_append(seg, w.data, w.len, 100, -1), 0);
     }
     st_writer_free(&w);
     assert_int_equal(seg->next_offset, 130);
