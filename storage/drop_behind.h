@@ -11,13 +11,15 @@
  * page costs a host fault: writing 1.2 GB into a new file took 1.65-1.87 s
  * of CPU, and 0.21-0.24 s with drop-behind (docs/performance.md).
  *
- * The file is handled in steps (a quarter of keep_bytes, at most 8 MiB). A step's
+ * The newest keep_bytes are left to the kernel, as Kafka leaves all of
+ * them: a burst shorter than that costs nothing extra. Beyond, the file is
+ * handled in steps (a quarter of keep_bytes, at most 8 MiB): a step's
  * writeback is started (sync_file_range, not waited for) once it lies
- * keep_bytes/2 behind the end, and the step is dropped (POSIX_FADV_DONTNEED)
- * once it lies keep_bytes behind, when its writeback has normally finished;
- * pages still dirty then are left to the kernel. Neither call changes what
- * is durable: data is in the page cache or on disk, and either survives a
- * killed process; the flush policy (fsync) is unchanged.
+ * keep_bytes behind the end, and the step is dropped (POSIX_FADV_DONTNEED)
+ * four steps later, when its writeback has normally finished; pages still
+ * dirty then are left to the kernel. Neither call changes what is durable:
+ * data is in the page cache or on disk, and either survives a killed
+ * process; the flush policy (fsync) is unchanged.
  */
 #ifndef ST_STORAGE_DROP_BEHIND_H
 #define ST_STORAGE_DROP_BEHIND_H

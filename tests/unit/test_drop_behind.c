@@ -98,10 +98,12 @@ static void test_old_bytes_leave_the_cache_and_read_back(void **state) {
     if (on_tmpfs(d.root)) {
         print_message("tmpfs keeps every page: residency not checked\n");
     } else {
-        /* Everything more than keep + one step (256 KiB) behind is gone;
-         * the newest half of keep_bytes was never touched. */
-        assert_true(resident_fraction(seg->fd, size, 0, size - KEEP_BYTES - KEEP_BYTES / 4) < 0.05);
-        assert_true(resident_fraction(seg->fd, size, size - KEEP_BYTES / 2, size) > 0.95);
+        /* Steps are KEEP_BYTES / 4. A step is dropped four steps after its
+         * writeback started, when it lies keep + 4 steps behind: everything
+         * before that (less one step not yet due) is gone; the newest
+         * keep_bytes were never touched. */
+        assert_true(resident_fraction(seg->fd, size, 0, size - 2 * KEEP_BYTES - KEEP_BYTES / 4) < 0.05);
+        assert_true(resident_fraction(seg->fd, size, size - KEEP_BYTES, size) > 0.95);
     }
     assert_reads_back(seg, &appended);
     st_segment_close(seg);
@@ -131,12 +133,17 @@ static void test_starts_at_the_size_it_was_given(void **state) {
     st_drop_behind_init(&db, 10 * 4096 + 123);
     assert_int_equal(db.writeback_from, 10 * 4096);
     assert_int_equal(db.drop_from, 10 * 4096);
-    /* Not far enough behind yet: nothing moves (fd -1 would fail any call). */
-    st_drop_behind_after_write(&db, -1, 10 * 4096 + KEEP_BYTES / 2, KEEP_BYTES);
-    assert_int_equal(db.writeback_from, 10 * 4096);
+    /* Within keep_bytes nothing moves (fd -1 would fail any call). */
     st_drop_behind_after_write(&db, -1, 10 * 4096 + KEEP_BYTES, KEEP_BYTES);
-    assert_int_equal(db.writeback_from, 10 * 4096 + KEEP_BYTES / 4 * 2);
+    assert_int_equal(db.writeback_from, 10 * 4096);
+    /* Two steps beyond: two steps' writeback started, none dropped yet. */
+    st_drop_behind_after_write(&db, -1, 10 * 4096 + KEEP_BYTES + KEEP_BYTES / 2, KEEP_BYTES);
+    assert_int_equal(db.writeback_from, 10 * 4096 + KEEP_BYTES / 2);
     assert_int_equal(db.drop_from, 10 * 4096);
+    /* Five steps beyond: the first step is dropped. */
+    st_drop_behind_after_write(&db, -1, 10 * 4096 + KEEP_BYTES + 5 * (KEEP_BYTES / 4), KEEP_BYTES);
+    assert_int_equal(db.writeback_from, 10 * 4096 + 5 * (KEEP_BYTES / 4));
+    assert_int_equal(db.drop_from, 10 * 4096 + KEEP_BYTES / 4);
 }
 
 int main(void) {
