@@ -402,6 +402,48 @@ def measure_startup(runner, samples):
     return empty, restart
 
 
+SUSTAINED_RECORDS = 1000000  # 1 KiB each: about 1 GiB per run
+
+
+def run_sustained(runner, gib, rounds):
+    """One broker per round takes `gib` runs of 1,000,000 x 1 KiB (acks=1,
+    one partition) back to back: a stream that outgrows the page cache's
+    recently freed pages. Strata as configured, Strata with drop-behind off
+    (strata.log.drop.behind.bytes=-1, Kafka's page-cache behaviour) and the
+    mock, in alternating order."""
+    kinds = ["strata", "strata drop-behind off", "mock"]
+    rates = {k: [[] for _ in range(gib)] for k in kinds}
+    for r in range(rounds):
+        for kind in (kinds if r % 2 == 0 else kinds[::-1]):
+            topic = "sustained-%d-%d" % (os.getpid(), r)
+            if kind == "mock":
+                broker = Mock(runner.args.build, [(topic, 1)])
+            else:
+                overrides = {"num.partitions": 1}
+                if kind != "strata":
+                    overrides["strata.log.drop.behind.bytes"] = -1
+                broker = Strata(runner.args.server, overrides)
+            try:
+                broker.start()
+                for i in range(gib):
+                    t = topic if kind == "mock" else "%s-%d" % (topic, i)
+                    log("round %d/%d  sustained GiB %d  %s" % (r + 1, rounds, i + 1, kind))
+                    res = runner.run_bench(runner.bench_cmd(
+                        "produce", broker.bootstrap, t, broker.label,
+                        ["-n", str(SUSTAINED_RECORDS), "-s", "1024", "-a", "1", "-z", "none",
+                         "-p", "1"]))
+                    rates[kind][i].append(res)
+            finally:
+                broker.close()
+    print("\nSustained produce, 1 KiB acks=1 1p, %d x %s records into one broker "
+          "(medians of %d rounds, records/s)\n" % (gib, "{:,}".format(SUSTAINED_RECORDS), rounds))
+    print("| GiB | " + " | ".join(kinds) + " |")
+    print("|---:|" + "---:|" * len(kinds))
+    for i in range(gib):
+        print("| %d | %s |" % (i + 1, " | ".join(
+            fmt_rate(median_of(rates[k][i], "records_per_s")) for k in kinds)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3, help="rounds per row (default 3)")
@@ -411,6 +453,8 @@ def main():
                     help="run only matrix rows whose name contains this")
     ap.add_argument("--skip-matrix", action="store_true", help="only RSS and startup")
     ap.add_argument("--skip-strata-only", action="store_true", help="skip RSS and startup")
+    ap.add_argument("--sustained", type=int, default=0, metavar="GIB",
+                    help="also stream GIB x 1 GiB into one broker per round (drop-behind on/off, mock)")
     ap.add_argument("--raw", default=None, help="append every bench output line to FILE")
     ap.add_argument("--build", default=os.environ.get("STRATA_BUILD",
                                                       os.path.join(ROOT, "build")))
@@ -447,6 +491,9 @@ def run_all(args, runner, server_origin):
             rows = [r for r in rows if args.only in r["name"]]
         results = run_matrix(runner, rows, args.rounds)
         print_tables(rows, results, args.rounds)
+
+    if args.sustained > 0:
+        run_sustained(runner, args.sustained, args.rounds)
 
     if not args.skip_strata_only:
         try:
