@@ -87,23 +87,26 @@ static bool on_tmpfs(const char *path) {
     return statfs(path, &fs) == 0 && fs.f_type == TMPFS_MAGIC_NUMBER;
 }
 
-static void test_old_bytes_leave_the_cache_and_read_back(void **state) {
-    (void)state;
+/* Writes a segment with `keep_bytes`, checks which of its pages are cached
+ * (not on tmpfs, which keeps every page) and that every byte reads back. */
+static void write_check_and_read_back(int64_t keep_bytes) {
     test_dir_t d;
     test_dir_make(&d);
     st_writer_t appended;
     st_writer_init(&appended, 1 << 20);
-    st_segment_t *seg = write_segment(&d, KEEP_BYTES, &appended);
+    st_segment_t *seg = write_segment(&d, keep_bytes, &appended);
     int64_t size = seg->size_bytes;
     if (on_tmpfs(d.root)) {
         print_message("tmpfs keeps every page: residency not checked\n");
+    } else if (keep_bytes < 0) {
+        assert_true(resident_fraction(seg->fd, size, 0, size) > 0.95);
     } else {
-        /* Steps are KEEP_BYTES / 4. A step is dropped four steps after its
+        /* Steps are keep / 4. A step is dropped four steps after its
          * writeback started, when it lies keep + 4 steps behind: everything
          * before that (less one step not yet due) is gone; the newest
          * keep_bytes were never touched. */
-        assert_true(resident_fraction(seg->fd, size, 0, size - 2 * KEEP_BYTES - KEEP_BYTES / 4) < 0.05);
-        assert_true(resident_fraction(seg->fd, size, size - KEEP_BYTES, size) > 0.95);
+        assert_true(resident_fraction(seg->fd, size, 0, size - 2 * keep_bytes - keep_bytes / 4) < 0.05);
+        assert_true(resident_fraction(seg->fd, size, size - keep_bytes, size) > 0.95);
     }
     assert_reads_back(seg, &appended);
     st_segment_close(seg);
@@ -111,18 +114,14 @@ static void test_old_bytes_leave_the_cache_and_read_back(void **state) {
     test_dir_remove(&d);
 }
 
+static void test_old_bytes_leave_the_cache_and_read_back(void **state) {
+    (void)state;
+    write_check_and_read_back(KEEP_BYTES);
+}
+
 static void test_negative_keep_leaves_the_cache_alone(void **state) {
     (void)state;
-    test_dir_t d;
-    test_dir_make(&d);
-    st_writer_t appended;
-    st_writer_init(&appended, 1 << 20);
-    st_segment_t *seg = write_segment(&d, -1, &appended);
-    if (!on_tmpfs(d.root)) assert_true(resident_fraction(seg->fd, seg->size_bytes, 0, seg->size_bytes) > 0.95);
-    assert_reads_back(seg, &appended);
-    st_segment_close(seg);
-    st_writer_free(&appended);
-    test_dir_remove(&d);
+    write_check_and_read_back(-1);
 }
 
 /* A segment opened with bytes in it leaves those alone: only what is
