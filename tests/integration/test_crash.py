@@ -6,7 +6,10 @@ restarted each time on the same data dir and port. The producer must retry
 through every restart (no failed delivery, no fatal idempotence error), keep
 writing after the last restart, and afterwards every acknowledged record
 must be in the log exactly once, in produce order per partition, at the
-offset its delivery report named — and nothing else may be there.
+offset its delivery report named — and nothing else may be there. The
+broker keeps only 64 KiB of each active segment in the page cache on its
+account (strata.log.drop.behind.bytes), so that writeback and dropping run
+all through the test.
 """
 import json
 import os
@@ -35,7 +38,7 @@ def check_kill9_restart():
     mark_path = os.path.join(work, "mark")
     producer_log = open(os.path.join(work, "producer.log"), "wb")
     topic = "crash"
-    with Broker() as b:
+    with Broker({"strata.log.drop.behind.bytes": 65536}) as b:
         clients.create_topic(b.bootstrap, topic, 2)
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "crash_producer.py")
         proc = subprocess.Popen(["/usr/bin/python3", script, b.bootstrap, topic, result_path, stop_path, mark_path],
