@@ -18,11 +18,12 @@
 #define CRC32C_POLY_REFLECTED 0x82f63b78u
 
 static uint32_t crc32c_table[8][256];
+/* The fastest implementation this build and CPU run; each one implies the
+ * ones before it in st_crc32c_impl_t. */
+static st_crc32c_impl_t crc32c_best = ST_CRC32C_TABLE;
 
 #if defined(ST_HAVE_SSE42_TARGET) && defined(__x86_64__)
 #define CRC32C_HW 1
-
-static bool crc32c_use_hw;
 
 /*
  * One crc32 instruction has a latency of three cycles but a throughput of
@@ -153,7 +154,6 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
  */
 #define CRC32C_WIDE_MIN 256
 
-static bool crc32c_use_wide;
 /* {x^(8D+32), x^(8D-32)} for the fold distances D used below. */
 static uint64_t crc32c_fold_256[2], crc32c_fold_64[2], crc32c_fold_48[2], crc32c_fold_32[2],
     crc32c_fold_16[2];
@@ -244,13 +244,14 @@ __attribute__((constructor)) static void crc32c_init(void) {
     }
 #ifdef CRC32C_HW
     __builtin_cpu_init();
-    crc32c_use_hw = __builtin_cpu_supports("sse4.2");
+    if (__builtin_cpu_supports("sse4.2")) crc32c_best = ST_CRC32C_SSE42;
     crc32c_zeros(crc32c_long_shift, CRC32C_LONG_BLOCK);
     crc32c_zeros(crc32c_short_shift, CRC32C_SHORT_BLOCK);
 #endif
 #ifdef CRC32C_WIDE
-    crc32c_use_wide = crc32c_use_hw && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                      __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("pclmul");
+    if (crc32c_best == ST_CRC32C_SSE42 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("pclmul"))
+        crc32c_best = ST_CRC32C_VPCLMUL;
     crc32c_fold_constants(crc32c_fold_256, 256);
     crc32c_fold_constants(crc32c_fold_64, 64);
     crc32c_fold_constants(crc32c_fold_48, 48);
@@ -292,26 +293,11 @@ uint32_t st_crc32c_portable(uint32_t crc, const void *data, size_t len) {
 }
 
 uint32_t st_crc32c(uint32_t crc, const void *data, size_t len) {
-#ifdef CRC32C_WIDE
-    if (crc32c_use_wide && len >= CRC32C_WIDE_MIN) return ~crc32c_wide(~crc, (const uint8_t *)data, len);
-#endif
-#ifdef CRC32C_HW
-    if (crc32c_use_hw) return ~crc32c_hw(~crc, (const uint8_t *)data, len);
-#endif
-    return st_crc32c_portable(crc, data, len);
+    return st_crc32c_with(crc32c_best, crc, data, len);
 }
 
 int st_crc32c_impl_available(st_crc32c_impl_t impl) {
-    switch (impl) {
-    case ST_CRC32C_TABLE: return 1;
-#ifdef CRC32C_HW
-    case ST_CRC32C_SSE42: return crc32c_use_hw;
-#endif
-#ifdef CRC32C_WIDE
-    case ST_CRC32C_VPCLMUL: return crc32c_use_wide;
-#endif
-    default: return 0;
-    }
+    return impl >= ST_CRC32C_TABLE && impl <= crc32c_best;
 }
 
 uint32_t st_crc32c_with(st_crc32c_impl_t impl, uint32_t crc, const void *data, size_t len) {
