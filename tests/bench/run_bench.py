@@ -227,15 +227,18 @@ class Runner:
             return None
         return parse_kv(out[-1])
 
+    def broker(self, which, topic, parts, overrides=None):
+        """A fresh, not yet started broker: Strata (with `overrides`) or the
+        mock holding `topic`."""
+        if which == "strata":
+            return Strata(self.args.server, dict({"num.partitions": parts}, **(overrides or {})))
+        return Mock(self.args.build, [(topic, parts)])
+
     def one_run(self, which, row):
         """Runs a matrix row once on a fresh broker; returns the result dict."""
         self.seq += 1
         topic = "bench-%d-%d" % (os.getpid(), self.seq)
-        parts = row["partitions"]
-        if which == "strata":
-            broker = Strata(self.args.server, {"num.partitions": parts})
-        else:
-            broker = Mock(self.args.build, [(topic, parts)])
+        broker = self.broker(which, topic, row["partitions"])
         try:
             broker.start()
             if row["mode"] == "consume":
@@ -416,13 +419,8 @@ def run_sustained(runner, gib, rounds):
     for r in range(rounds):
         for kind in (kinds if r % 2 == 0 else kinds[::-1]):
             topic = "sustained-%d-%d" % (os.getpid(), r)
-            if kind == "mock":
-                broker = Mock(runner.args.build, [(topic, 1)])
-            else:
-                overrides = {"num.partitions": 1}
-                if kind != "strata":
-                    overrides["strata.log.drop.behind.bytes"] = -1
-                broker = Strata(runner.args.server, overrides)
+            off = {"strata.log.drop.behind.bytes": -1} if kind == "strata drop-behind off" else None
+            broker = runner.broker("mock" if kind == "mock" else "strata", topic, 1, off)
             try:
                 broker.start()
                 for i in range(gib):
