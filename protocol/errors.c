@@ -2,9 +2,9 @@
 
 const char *st_err_name(int code) {
     switch (code) {
-#define ST_ERROR(c, name, retriable) case c: return #name;
+#define ST_ERROR_CODE(c, name, retriable) case c: return #name;
 #include "protocol/errors.def"
-#undef ST_ERROR
+#undef ST_ERROR_CODE
     case ST_ERR_IO: return "IO_ERROR";
     case ST_ERR_NO_MEMORY: return "NO_MEMORY";
     case ST_ERR_DECODE: return "DECODE_ERROR";
@@ -17,9 +17,9 @@ const char *st_err_name(int code) {
 
 bool st_err_retriable(int code) {
     switch (code) {
-#define ST_ERROR(c, name, retriable) case c: return retriable;
+#define ST_ERROR_CODE(c, name, retriable) case c: return retriable;
 #include "protocol/errors.def"
-#undef ST_ERROR
+#undef ST_ERROR_CODE
     default: return false;
     }
 }

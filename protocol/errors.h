@@ -9,9 +9,9 @@
 #include <stdbool.h>
 
 typedef enum st_err {
-#define ST_ERROR(code, name, retriable) ST_ERR_##name = (code),
+#define ST_ERROR_CODE(code, name, retriable) ST_ERR_##name = (code),
 #include "protocol/errors.def"
-#undef ST_ERROR
+#undef ST_ERROR_CODE
     ST_ERR_INTERNAL_BASE = -1000,
     ST_ERR_IO = -1001,          /* a read, write or fsync failed */
     ST_ERR_NO_MEMORY = -1002,

@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,21 +29,6 @@
 
 #define PRODUCER_ID_BLOCK_SIZE 1000
 #define TOPIC_NAME_MAX_CHARS 249
-
-void st_log_line(const char *level, const char *fmt, ...) {
-    char when[32];
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    char line[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "[%s.%03ldZ] %s %s\n", when, ts.tv_nsec / 1000000, level, line);
-}
 
 static uint32_t name_hash(const char *s) {
     uint32_t h = 2166136261u;

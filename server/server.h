@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/log.h"
 #include "protocol/arena.h"
 #include "protocol/buf.h"
 #include "protocol/errors.h"
@@ -39,12 +40,6 @@ typedef struct st_request st_request_t;
 typedef struct st_metadata_log st_metadata_log_t;
 typedef struct st_fetch_waiter st_fetch_waiter_t;
 typedef struct st_fetch_sessions st_fetch_sessions_t;
-
-/* ---- logging (one line per event, to stderr) ---------------------------- */
-void st_log_line(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define ST_INFO(...) st_log_line("INFO", __VA_ARGS__)
-#define ST_WARN(...) st_log_line("WARN", __VA_ARGS__)
-#define ST_ERROR(...) st_log_line("ERROR", __VA_ARGS__)
 
 /* ---- topics and partitions ---------------------------------------------- */
 
