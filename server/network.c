@@ -5,8 +5,9 @@
  *  1. A connection's requests form a FIFO (head..tail) in arrival order;
  *     responses are written strictly from the head, so a parked long-poll
  *     fetch holds back the responses behind it, as in Kafka.
- *  2. At most max_inflight_per_conn requests are queued; at the limit the
- *     connection stops reading (backpressure), never buffers more.
+ *  2. At most max_inflight_per_conn requests are queued, and at most
+ *     ST_CONN_FILE_RESPONSES_MAX of them hold file references; at either
+ *     limit the connection stops reading (backpressure), never buffers more.
  *  3. A frame larger than socket.request.max.bytes, a negative or zero
  *     size, an unknown API key, an unsupported version (except ApiVersions)
  *     or an undecodable body closes the connection with one log line.
@@ -77,6 +78,7 @@ struct st_conn {
     st_request_t *head;
     st_request_t *tail;
     int32_t queued;
+    int32_t file_responses; /* queued requests holding file references */
     bool paused;
     bool want_write;
     bool closing;
@@ -94,6 +96,12 @@ struct st_conn {
 
 static void conn_close(st_conn_t *c, const char *why);
 static void conn_update_watch(st_conn_t *c);
+
+/* False while the connection is at one of its backpressure limits: it
+ * reads and dispatches no further request until responses have gone out. */
+static bool conn_takes_requests(const st_conn_t *c) {
+    return c->queued < c->broker->max_inflight_per_conn && c->file_responses < ST_CONN_FILE_RESPONSES_MAX;
+}
 static void flush_ready_list(st_broker_t *b);
 
 static void set_nonblocking(int fd) {
@@ -101,23 +109,36 @@ static void set_nonblocking(int fd) {
     fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+void st_request_release_files(st_request_t *req) {
+    for (int32_t i = 0; i < req->file_count; i++) st_file_ref_release(req->files[i]);
+    req->file_count = 0;
+    if (req->counted_file_response) {
+        req->counted_file_response = false;
+        if (req->conn) req->conn->file_responses--;
+    }
+}
+
 static void request_free(st_request_t *req) {
-    for (int32_t i = 0; i < req->fd_count; i++) close(req->fds[i]);
-    free(req->fds);
+    st_request_release_files(req);
+    free(req->files);
     st_writer_free(&req->response);
     st_arena_free(&req->arena);
     free(req);
 }
 
-void st_request_hold_fd(st_request_t *req, int fd) {
-    if (req->fd_count == req->fd_cap) {
-        int32_t cap = req->fd_cap ? req->fd_cap * 2 : 8;
-        int *fds = realloc(req->fds, (size_t)cap * sizeof *fds);
-        if (!fds) abort();
-        req->fds = fds;
-        req->fd_cap = cap;
+void st_request_hold_file(st_request_t *req, st_file_ref_t *file) {
+    if (req->file_count == req->file_cap) {
+        int32_t cap = req->file_cap ? req->file_cap * 2 : 8;
+        st_file_ref_t **files = realloc(req->files, (size_t)cap * sizeof *files);
+        if (!files) abort();
+        req->files = files;
+        req->file_cap = cap;
     }
-    req->fds[req->fd_count++] = fd;
+    req->files[req->file_count++] = file;
+    if (!req->counted_file_response && req->conn) {
+        req->counted_file_response = true;
+        req->conn->file_responses++;
+    }
 }
 
 int st_request_decode(st_request_t *req, void *out) {
@@ -400,7 +421,7 @@ static bool conn_process_frame_bytes(st_conn_t *c, const uint8_t *data, size_t l
     st_broker_t *b = c->broker;
     size_t pos = 0;
     while (pos < len && !c->closing) {
-        if (c->queued >= b->max_inflight_per_conn) break; /* backpressure */
+        if (!conn_takes_requests(c)) break; /* backpressure */
         if (c->size_have < 4) {
             size_t take = 4 - (size_t)c->size_have;
             if (take > len - pos) take = len - pos;
@@ -462,7 +483,7 @@ static bool conn_process_frame_bytes(st_conn_t *c, const uint8_t *data, size_t l
 /* Parses bytes left in the read buffer while the connection may take
  * more requests. Returns false when the connection must close. */
 static bool conn_drain_leftover(st_conn_t *c) {
-    while (c->rbuf_pos < c->rbuf_len && c->queued < c->broker->max_inflight_per_conn) {
+    while (c->rbuf_pos < c->rbuf_len && conn_takes_requests(c)) {
         size_t consumed = 0;
         bool ok = conn_process_frame_bytes(c, c->rbuf + c->rbuf_pos, c->rbuf_len - c->rbuf_pos, &consumed);
         if (c->closing) return false;
@@ -542,7 +563,7 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
                      * next frame is read into the same, still-mapped and
                      * cache-warm pages. */
                     if (!conn_write_ready(c)) return;
-                    if (c->queued >= b->max_inflight_per_conn) break;
+                    if (!conn_takes_requests(c)) break;
                 }
                 continue;
             }
@@ -595,7 +616,7 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
 
 static void conn_update_watch(st_conn_t *c) {
     st_broker_t *b = c->broker;
-    c->paused = c->queued >= b->max_inflight_per_conn;
+    c->paused = !conn_takes_requests(c);
     uint32_t ev = (c->paused ? 0 : ST_EVENT_READABLE) | (c->want_write ? ST_EVENT_WRITABLE : 0);
     if (ev)
         st_loop_watch(b->loop, c->fd, ev, conn_on_event, c);
@@ -712,10 +733,12 @@ static void conn_close(st_conn_t *c, const char *why) {
         st_request_t *next = req->next;
         req->next = NULL;
         if (req->pending && !req->done && req->cancel_pending) req->cancel_pending(req);
-        if (req->pending && !req->done)
+        if (req->pending && !req->done) {
+            st_request_release_files(req);
             req->conn = NULL;
-        else
+        } else {
             request_free(req);
+        }
         req = next;
     }
     c->head = c->tail = NULL;

@@ -70,6 +70,15 @@ struct st_topic {
 
 /* ---- requests and connections -------------------------------------------- */
 
+/* Responses holding file ranges that may wait to be sent on one connection
+ * before it stops reading requests (backpressure). Clients keep one Fetch in
+ * flight per broker (librdkafka, the Java client, kafka-python), so this
+ * never slows a consumer; it bounds what a client that never reads can pin:
+ * no descriptor for a segment still open (references, storage/file_ref.h),
+ * and for segments deleted while its responses wait at most this many
+ * responses' worth (docs/configuration.md, "File descriptors"). */
+#define ST_CONN_FILE_RESPONSES_MAX 4
+
 struct st_request {
     st_conn_t *conn; /* NULL once the connection closed under it */
     st_arena_t arena;
@@ -87,10 +96,12 @@ struct st_request {
     bool no_response; /* acks=0 produce */
     st_writer_t response;
     size_t response_sent;
-    /* Segment file descriptors (dup()ed) that the response reads from. */
-    int *fds;
-    int32_t fd_count;
-    int32_t fd_cap;
+    /* References to the segment files the response reads from
+     * (storage/file_ref.h); released when the request is freed. */
+    st_file_ref_t **files;
+    int32_t file_count;
+    int32_t file_cap;
+    bool counted_file_response; /* counts towards its connection's file_responses */
     st_request_t *next;
     void *pending; /* e.g. a parked fetch */
     /* When set, a connection closing while the request is pending calls it
@@ -134,8 +145,14 @@ void st_api_versions_fill(st_api_versions_response_t *resp, st_arena_t *arena);
 void st_request_respond(st_broker_t *b, st_request_t *req, const void *response_body);
 /* Marks an acks=0 produce done without a response. */
 void st_request_finish_silently(st_broker_t *b, st_request_t *req);
-/* Keeps `fd` open until the response has been sent, then closes it. */
-void st_request_hold_fd(st_request_t *req, int fd);
+/* The response reads from `file`: the request takes over the reference and
+ * releases it once the response has been sent or dropped. While a
+ * connection has ST_CONN_FILE_RESPONSES_MAX such responses waiting to be
+ * sent it reads no further requests. */
+void st_request_hold_file(st_request_t *req, st_file_ref_t *file);
+/* Releases the file references taken so far (a fetch that parks instead of
+ * answering). */
+void st_request_release_files(st_request_t *req);
 /* Frees a request whose connection closed while it was parked. */
 void st_request_release_detached(st_request_t *req);
 /* Decodes the body with the generated decoder for req's API; 0 or ST_ERR_DECODE. */
