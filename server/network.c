@@ -755,76 +755,47 @@ static void conn_close(st_conn_t *c, const char *why) {
     c->prev = NULL;
     c->next = b->dead_conns;
     b->dead_conns = c;
+    st_acceptor_connection_closed(b);
 }
 
 void st_request_release_detached(st_request_t *req) { request_free(req); }
 
-/* Live connections from `ip`. A scan of the connection list rather than a
- * count per address: nothing to keep in step, since conn_close takes a
- * connection off the list as its socket closes. */
-static int32_t connections_from(const st_broker_t *b, struct in_addr ip) {
+/* A scan of the connection list rather than a count per address: nothing
+ * to keep in step, since conn_close takes a connection off the list as its
+ * socket closes; the acceptor only asks once the connection count could be
+ * at some address's limit. */
+int32_t st_network_connections_from(const st_broker_t *b, uint32_t ipv4) {
     int32_t n = 0;
     for (const st_conn_t *c = b->conns; c; c = c->next)
-        if (c->peer_ip.s_addr == ip.s_addr) n++;
+        if (c->peer_ip.s_addr == ipv4) n++;
     return n;
 }
 
-/* Kafka's ConnectionQuotas: a connection beyond max.connections.per.ip for
- * its address is closed right after accept. Below the total count no
- * address can be at the limit, so the default (Int.MaxValue) never scans. */
-static bool per_ip_limit_reached(const st_broker_t *b, struct in_addr ip) {
-    if (b->conn_count < b->max_connections_per_ip) return false;
-    return connections_from(b, ip) >= b->max_connections_per_ip;
-}
-
-static void on_accept(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
-    (void)events;
-    st_broker_t *b = ctx;
-    for (int i = 0; i < 64; i++) {
-        struct sockaddr_in addr;
-        socklen_t alen = sizeof addr;
-        int cfd = accept4(fd, (struct sockaddr *)&addr, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                ST_WARN("accept failed: %s", strerror(errno));
-            return;
-        }
-        char peer[64];
-        char ip[INET_ADDRSTRLEN] = "?";
-        inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
-        snprintf(peer, sizeof peer, "%s:%d", ip, ntohs(addr.sin_port));
-        if (b->conn_count >= b->max_connections) {
-            ST_WARN("refusing %s: max.connections %d reached", peer, b->max_connections);
-            close(cfd);
-            continue;
-        }
-        if (per_ip_limit_reached(b, addr.sin_addr)) {
-            ST_WARN("refusing %s: max.connections.per.ip %d reached for %s", peer, b->max_connections_per_ip, ip);
-            close(cfd);
-            continue;
-        }
-        int one = 1;
-        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (b->socket_send_buffer_bytes > 0)
-            setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &b->socket_send_buffer_bytes, sizeof b->socket_send_buffer_bytes);
-        st_conn_t *c = calloc(1, sizeof *c);
-        if (!c) abort();
-        c->rbuf = malloc(CONN_READ_CHUNK_BYTES);
-        if (!c->rbuf) abort();
-        c->broker = b;
-        c->fd = cfd;
-        c->peer_ip = addr.sin_addr;
-        memcpy(c->peer, peer, sizeof peer);
-        c->last_active_ms = st_loop_now_ms(loop);
-        c->next = b->conns;
-        if (b->conns) b->conns->prev = c;
-        b->conns = c;
-        b->conn_count++;
-        b->metrics.connections_accepted++;
-        st_loop_watch(loop, cfd, ST_EVENT_READABLE, conn_on_event, c);
-        if (b->connections_max_idle_ms > 0)
-            st_timer_start(loop, &c->idle_timer, b->connections_max_idle_ms, conn_idle_check, c);
-    }
+void st_network_adopt(st_broker_t *b, int cfd, const struct sockaddr_in *addr) {
+    st_loop_t *loop = b->loop;
+    char ip[INET_ADDRSTRLEN] = "?";
+    inet_ntop(AF_INET, &addr->sin_addr, ip, sizeof ip);
+    int one = 1;
+    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (b->socket_send_buffer_bytes > 0)
+        setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &b->socket_send_buffer_bytes, sizeof b->socket_send_buffer_bytes);
+    st_conn_t *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->rbuf = malloc(CONN_READ_CHUNK_BYTES);
+    if (!c->rbuf) abort();
+    c->broker = b;
+    c->fd = cfd;
+    c->peer_ip = addr->sin_addr;
+    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(addr->sin_port));
+    c->last_active_ms = st_loop_now_ms(loop);
+    c->next = b->conns;
+    if (b->conns) b->conns->prev = c;
+    b->conns = c;
+    b->conn_count++;
+    b->metrics.connections_accepted++;
+    st_loop_watch(loop, cfd, ST_EVENT_READABLE, conn_on_event, c);
+    if (b->connections_max_idle_ms > 0)
+        st_timer_start(loop, &c->idle_timer, b->connections_max_idle_ms, conn_idle_check, c);
 }
 
 int st_network_listen(st_broker_t *b, const char *host, int port) {
@@ -854,14 +825,18 @@ int st_network_listen(st_broker_t *b, const char *host, int port) {
         return ST_ERR_IO;
     }
     set_nonblocking(fd);
+    int err = st_acceptor_start(b, fd, port);
+    if (err != 0) {
+        close(fd);
+        return err;
+    }
     b->listen_fd = fd;
-    st_loop_watch(b->loop, fd, ST_EVENT_READABLE, on_accept, b);
     return 0;
 }
 
 void st_network_close_all(st_broker_t *b) {
     if (b->listen_fd >= 0) {
-        st_loop_unwatch(b->loop, b->listen_fd);
+        st_acceptor_stop(b);
         close(b->listen_fd);
         b->listen_fd = -1;
     }

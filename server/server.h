@@ -40,6 +40,8 @@ typedef struct st_request st_request_t;
 typedef struct st_metadata_log st_metadata_log_t;
 typedef struct st_fetch_waiter st_fetch_waiter_t;
 typedef struct st_fetch_sessions st_fetch_sessions_t;
+typedef struct st_acceptor st_acceptor_t;
+struct sockaddr_in;
 
 /* ---- topics and partitions ---------------------------------------------- */
 
@@ -76,7 +78,7 @@ struct st_topic {
  * never slows a consumer; it bounds what a client that never reads can pin:
  * no descriptor for a segment still open (references, storage/file_ref.h),
  * and for segments deleted while its responses wait at most this many
- * responses' worth (docs/configuration.md, "File descriptors"). */
+ * responses' worth (docs/architecture.md, "Connections and their limits"). */
 #define ST_CONN_FILE_RESPONSES_MAX 4
 
 struct st_request {
@@ -189,6 +191,7 @@ struct st_broker {
     int32_t port;      /* advertised port */
     char *data_dir;    /* first of log.dirs */
     int listen_fd;
+    st_acceptor_t *acceptor; /* takes connections off listen_fd (acceptor.c) */
     /* topics by name */
     st_topic_t *topic_buckets[ST_TOPIC_BUCKETS];
     int32_t topic_count;
@@ -289,6 +292,21 @@ void st_conn_response_ready(st_broker_t *b, st_conn_t *c);
 /* The kernel's minimum round-trip time of the connection, in µs (read at
  * most once a second); 0 when unknown. */
 uint32_t st_conn_rtt_us(st_conn_t *c);
+
+/* Takes over an accepted socket as a new connection (for the acceptor). */
+void st_network_adopt(st_broker_t *b, int fd, const struct sockaddr_in *peer);
+/* Live connections from one IPv4 address (network byte order). */
+int32_t st_network_connections_from(const st_broker_t *b, uint32_t ipv4);
+
+/* ---- acceptor (acceptor.c): Kafka's connection quotas at accept ---------- */
+/* Starts accepting on `listen_fd` (the listener on `port`) within
+ * max.connections, listener.name.<listener>.max.connections,
+ * max.connection.creation.rate (both forms) and max.connections.per.ip(.overrides).
+ * ST_ERR_INVALID_CONFIG for unusable overrides. */
+int st_acceptor_start(st_broker_t *b, int listen_fd, int port);
+void st_acceptor_stop(st_broker_t *b);
+/* A connection closed: a listener paused at a connection limit resumes. */
+void st_acceptor_connection_closed(st_broker_t *b);
 
 /* ---- HTTP: /metrics and /v1/groups/<group>/lag (http.c) ------------------ */
 int st_http_start(st_broker_t *b, const char *listeners);
