@@ -254,6 +254,113 @@ static void test_decompression_bomb(void **state) {
     free(zeros);
 }
 
+/* Pulled in pieces of any size, every codec yields exactly the one-shot
+ * output, and reports finished only at the end. */
+static void test_streaming_pieces(void **state) {
+    (void)state;
+    size_t len = 300000;
+    uint8_t *in = malloc(len);
+    uint8_t *piece = malloc(len + 1);
+    assert_non_null(in);
+    assert_non_null(piece);
+    fill_compressible(in, len);
+    fill_random(in + 70000, 20000, 5);
+    static const size_t sizes[] = {1, 7, 4096, 65536, 300000, 400000};
+    for (size_t i = 0; i < COUNT(real_codecs); i++) {
+        st_writer_t z;
+        st_writer_init(&z, 0);
+        if (real_codecs[i] == ST_CODEC_SNAPPY)
+            xerial_frame(in, len, 32768, &z); /* several blocks, as Java sends */
+        else
+            assert_int_equal(st_compress(real_codecs[i], in, len, &z), 0);
+        for (size_t k = 0; k < COUNT(sizes); k++) {
+            st_decompressor_t d;
+            assert_int_equal(st_decompressor_init(&d, real_codecs[i], z.data, z.len, len), 0);
+            size_t have = 0;
+            while (!d.finished) {
+                size_t got = 99;
+                size_t cap = sizes[k] < len + 1 - have ? sizes[k] : len + 1 - have;
+                assert_int_equal(st_decompressor_read(&d, piece + have, cap, &got), 0);
+                assert_true(got <= cap);
+                if (got < cap) assert_true(d.finished);
+                have += got;
+            }
+            assert_int_equal(have, len);
+            assert_memory_equal(piece, in, len);
+            st_decompressor_free(&d);
+        }
+        st_writer_free(&z);
+    }
+    free(piece);
+    free(in);
+}
+
+/* Each codec stops at the limit: a bomb read in 64 KiB pieces fails with
+ * LIMIT having produced at most the limit plus one byte, and (but raw
+ * snappy, whose block length is known first) having consumed only the
+ * input that output took. Snappy refuses before decoding anything. */
+static void test_streaming_bomb_stops_at_limit(void **state) {
+    (void)state;
+    size_t len = 64 * MIB;
+    uint8_t *zeros = calloc(1, len);
+    uint8_t *piece = malloc(65536);
+    assert_non_null(zeros);
+    assert_non_null(piece);
+    for (size_t i = 0; i < COUNT(real_codecs); i++) {
+        st_codec_t c = real_codecs[i];
+        st_writer_t z;
+        st_writer_init(&z, 0);
+        if (c == ST_CODEC_SNAPPY)
+            xerial_frame(zeros, len, 4 * MIB, &z);
+        else
+            assert_int_equal(st_compress(c, zeros, len, &z), 0);
+        st_decompressor_t d;
+        assert_int_equal(st_decompressor_init(&d, c, z.data, z.len, MIB), 0);
+        int rc = 0;
+        size_t reads = 0;
+        while (rc == 0 && !d.finished) {
+            size_t got = 0;
+            rc = st_decompressor_read(&d, piece, 65536, &got);
+            reads++;
+        }
+        assert_int_equal(rc, ST_ERR_LIMIT);
+        assert_true(d.produced <= MIB + 1);
+        if (c == ST_CODEC_SNAPPY) {
+            /* The 4 MiB block's declared length is over the limit. */
+            assert_int_equal(d.produced, 0);
+            assert_int_equal(reads, 1);
+        } else {
+            assert_true(d.in_pos < z.len);
+            assert_true(reads <= MIB / 65536 + 2);
+        }
+        st_decompressor_free(&d);
+
+        /* Stopping early leaves the rest undecoded. */
+        assert_int_equal(st_decompressor_init(&d, c, z.data, z.len, len), 0);
+        size_t got = 0;
+        assert_int_equal(st_decompressor_read(&d, piece, 1000, &got), 0);
+        assert_int_equal(got, 1000);
+        assert_false(d.finished);
+        assert_true(d.produced < len);
+        st_decompressor_free(&d);
+        st_writer_free(&z);
+    }
+    /* Raw snappy (librdkafka's framing): one block, refused by its length. */
+    st_writer_t z;
+    st_writer_init(&z, 0);
+    assert_int_equal(st_compress(ST_CODEC_SNAPPY, zeros, 16 * MIB, &z), 0);
+    st_decompressor_t d;
+    assert_int_equal(st_decompressor_init(&d, ST_CODEC_SNAPPY, z.data, z.len, MIB), 0);
+    size_t got = 0;
+    assert_int_equal(st_decompressor_read(&d, piece, 65536, &got), ST_ERR_LIMIT);
+    assert_int_equal(d.produced, 0);
+    st_decompressor_free(&d);
+    st_writer_free(&z);
+    assert_int_equal(st_decompressor_init(&d, ST_CODEC_NONE, zeros, 10, 10), ST_ERR_UNSUPPORTED_COMPRESSION_TYPE);
+    free(piece);
+    free(zeros);
+}
+
 static void test_concatenated_gzip_members(void **state) {
     (void)state;
     st_writer_t z, out;
@@ -299,6 +406,8 @@ int main(void) {
         cmocka_unit_test(test_corrupt_input),
         cmocka_unit_test(test_bit_flips_never_crash),
         cmocka_unit_test(test_decompression_bomb),
+        cmocka_unit_test(test_streaming_pieces),
+        cmocka_unit_test(test_streaming_bomb_stops_at_limit),
         cmocka_unit_test(test_concatenated_gzip_members),
         cmocka_unit_test(test_unknown_codec),
         cmocka_unit_test(test_codec_names),

@@ -653,6 +653,200 @@ static void test_builder_gaps_and_timestamps(void **state) {
     st_writer_free(&out);
 }
 
+/* ---- validation in steps ------------------------------------------------ */
+
+/* Steps of any size give st_batch_validate's verdict. */
+static void validate_in_steps_agrees(const uint8_t *batch, size_t len, const st_batch_limits_t *limits,
+                                     bool require_keys) {
+    static const size_t budgets[] = {1, 13, 4096, 1 << 20};
+    st_arena_t arena;
+    st_arena_init(&arena);
+    st_batch_check_t whole;
+    int want = st_batch_validate(batch, len, limits, require_keys, &arena, &whole);
+    for (size_t k = 0; k < COUNT(budgets); k++) {
+        st_batch_validation_t v;
+        st_batch_validation_begin(&v, batch, len, limits, require_keys, &arena);
+        int steps = 0;
+        while (!st_batch_validation_step(&v, budgets[k])) steps++;
+        st_batch_check_t check;
+        assert_int_equal(st_batch_validation_end(&v, &check), want);
+        assert_ptr_equal(check.error_message, whole.error_message);
+        assert_int_equal(check.record_error_count, whole.record_error_count);
+        for (int32_t i = 0; i < check.record_error_count; i++) {
+            assert_int_equal(check.record_errors[i].batch_index, whole.record_errors[i].batch_index);
+            assert_ptr_equal(check.record_errors[i].message, whole.record_errors[i].message);
+        }
+        if (budgets[k] == 1 && len > 200) assert_true(steps > 10);
+    }
+    st_arena_free(&arena);
+}
+
+static void test_validation_steps_agree(void **state) {
+    (void)state;
+    for (size_t c = 0; c < COUNT(all_codecs); c++) {
+        st_writer_t out;
+        st_writer_init(&out, 0);
+        build_sample(all_codecs[c], &out);
+        validate_in_steps_agrees(out.data, out.len, &default_limits, false);
+        validate_in_steps_agrees(out.data, out.len, &default_limits, true); /* a null key: per-record error */
+        st_batch_limits_t ts = default_limits;
+        ts.check_timestamps = true;
+        ts.timestamp_min = 1700000000015;
+        ts.timestamp_max = INT64_MAX;
+        validate_in_steps_agrees(out.data, out.len, &ts, false);
+        st_batch_limits_t tight = default_limits;
+        tight.decompressed_bytes_max = 40;
+        validate_in_steps_agrees(out.data, out.len, &tight, false);
+        validate_in_steps_agrees(out.data, out.len - 3, &default_limits, false); /* framing */
+        out.data[out.len - 2] ^= 0x11;
+        validate_in_steps_agrees(out.data, out.len, &default_limits, false); /* CRC */
+        fix_crc(out.data, out.len);
+        validate_in_steps_agrees(out.data, out.len, &default_limits, false); /* damaged records */
+        st_writer_free(&out);
+    }
+}
+
+/* A batch of `count` records whose (uncompressed) records section is `raw`,
+ * compressed with `codec` (snappy in xerial blocks of 64 KiB, as the Java
+ * producer frames it). */
+static void batch_with_records(st_codec_t codec, const uint8_t *raw, size_t raw_len, int32_t count,
+                               st_writer_t *out) {
+    st_writer_t tmpl;
+    st_writer_init(&tmpl, 0);
+    st_batch_builder_t b;
+    st_batch_builder_init(&b, ST_CODEC_NONE, 0);
+    st_batch_builder_add(&b, 0, 1000, NULL, -1, (const uint8_t *)"v", 1, NULL, 0);
+    assert_int_equal(st_batch_builder_finish(&b, &tmpl), 0);
+    st_batch_builder_free(&b);
+    st_write_raw(out, tmpl.data, ST_BATCH_HEADER_BYTES);
+    st_writer_free(&tmpl);
+    if (codec == ST_CODEC_SNAPPY) {
+        static const uint8_t magic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
+        st_write_raw(out, magic, sizeof magic);
+        st_write_i32(out, 1);
+        st_write_i32(out, 1);
+        for (size_t pos = 0; pos < raw_len; pos += 65536) {
+            size_t n = raw_len - pos < 65536 ? raw_len - pos : 65536;
+            st_writer_t blk;
+            st_writer_init(&blk, 0);
+            assert_int_equal(st_compress(ST_CODEC_SNAPPY, raw + pos, n, &blk), 0);
+            st_write_i32(out, (int32_t)blk.len);
+            st_write_raw(out, blk.data, blk.len);
+            st_writer_free(&blk);
+        }
+    } else {
+        assert_int_equal(st_compress(codec, raw, raw_len, out), 0);
+    }
+    st_put_i32be(out->data + 8, (int32_t)(out->len - ST_BATCH_LOG_OVERHEAD));
+    st_put_i16be(out->data + ST_BATCH_ATTRIBUTES_OFFSET, (int16_t)codec);
+    st_put_i32be(out->data + 23, count - 1); /* lastOffsetDelta */
+    st_put_i32be(out->data + 57, count);     /* records count */
+    fix_crc(out->data, out->len);
+}
+
+/* One record with no key and a value of `value_len` zero bytes. */
+static size_t zero_value_record(uint8_t *p, int32_t value_len) {
+    st_writer_t w;
+    st_writer_init(&w, 0);
+    int32_t body = 1 + 1 + 1 + 1 + (int32_t)st_varint_size(value_len) + value_len + 1;
+    st_write_varint(&w, body);
+    st_write_i8(&w, 0);       /* attributes */
+    st_write_varint(&w, 0);   /* timestampDelta */
+    st_write_varint(&w, 0);   /* offsetDelta */
+    st_write_varint(&w, -1);  /* null key */
+    st_write_varint(&w, value_len);
+    size_t head = w.len;
+    memcpy(p, w.data, head);
+    memset(p + head, 0, (size_t)value_len);
+    p[head + (size_t)value_len] = 0; /* header count */
+    st_writer_free(&w);
+    return head + (size_t)value_len + 1;
+}
+
+/* Bombs for every codec: the verdict comes after little work when the
+ * records go wrong early, and a step never does much more than asked even
+ * when a valid-looking record inflates to the limit. */
+static void test_validation_bomb_work_bounded(void **state) {
+    (void)state;
+    const size_t limit = 8u * 1024 * 1024;
+    const size_t raw_len = 32u * 1024 * 1024;
+    uint8_t *raw = calloc(1, raw_len);
+    assert_non_null(raw);
+    st_batch_limits_t limits = {.decompressed_bytes_max = limit, .records_max = INT32_MAX};
+    static const st_codec_t codecs[] = {ST_CODEC_GZIP, ST_CODEC_SNAPPY, ST_CODEC_LZ4, ST_CODEC_ZSTD};
+    for (size_t c = 0; c < COUNT(codecs); c++) {
+        st_arena_t arena;
+        st_arena_init(&arena);
+        st_writer_t out;
+        st_batch_validation_t v;
+        st_batch_check_t check;
+
+        /* 1. One small record, then zeros: "more records" after one refill. */
+        size_t first = zero_value_record(raw, 10);
+        memset(raw + first, 0, 64);
+        st_writer_init(&out, 0);
+        batch_with_records(codecs[c], raw, raw_len, 1, &out);
+        st_batch_validation_begin(&v, out.data, out.len, &limits, false, &arena);
+        while (!st_batch_validation_step(&v, 64 * 1024)) {
+        }
+        assert_true(v.decompressor.produced <= 512 * 1024);
+        assert_int_equal(st_batch_validation_end(&v, &check), ST_ERR_INVALID_RECORD);
+        assert_string_equal(check.error_message, "more records than the batch declares");
+        st_writer_free(&out);
+
+        /* 2. Zeros from the first byte: a record length of 0 is malformed. */
+        memset(raw, 0, first);
+        st_writer_init(&out, 0);
+        batch_with_records(codecs[c], raw, raw_len, 1, &out);
+        assert_int_equal(st_batch_validate(out.data, out.len, &limits, false, &arena, &check), ST_ERR_INVALID_RECORD);
+        st_writer_free(&out);
+
+        /* 3. A record declaring more than the limit: refused unread. */
+        zero_value_record(raw, (int32_t)limit);
+        st_writer_init(&out, 0);
+        batch_with_records(codecs[c], raw, limit + 1024, 1, &out);
+        st_batch_validation_begin(&v, out.data, out.len, &limits, false, &arena);
+        while (!st_batch_validation_step(&v, 64 * 1024)) {
+        }
+        assert_true(v.decompressor.produced <= 512 * 1024);
+        assert_int_equal(st_batch_validation_end(&v, &check), ST_ERR_MESSAGE_TOO_LARGE);
+        st_writer_free(&out);
+
+        /* 4. A valid record just under the limit, then zeros: the whole
+         * limit must be inflated, and each step does about its budget. */
+        memset(raw, 0, raw_len);
+        zero_value_record(raw, (int32_t)(limit - 100));
+        st_writer_init(&out, 0);
+        batch_with_records(codecs[c], raw, raw_len, 1, &out);
+        st_batch_validation_begin(&v, out.data, out.len, &limits, false, &arena);
+        const size_t budget = 256 * 1024;
+        size_t before = 0;
+        int steps = 0;
+        bool done = false;
+        while (!done) {
+            done = st_batch_validation_step(&v, budget);
+            size_t step_bytes = v.decompressor.produced - before;
+            before = v.decompressor.produced;
+            /* Snappy decodes a whole 64 KiB block at a time. */
+            assert_true(step_bytes <= budget + 128 * 1024);
+            steps++;
+        }
+        assert_true(steps >= (int)(limit / budget) / 2);
+        assert_int_equal(st_batch_validation_end(&v, &check), ST_ERR_INVALID_RECORD);
+        assert_string_equal(check.error_message, "more records than the batch declares");
+        st_writer_free(&out);
+
+        /* 5. The same record alone is a valid batch. */
+        size_t one = zero_value_record(raw, (int32_t)(limit - 100));
+        st_writer_init(&out, 0);
+        batch_with_records(codecs[c], raw, one, 1, &out);
+        assert_int_equal(st_batch_validate(out.data, out.len, &limits, false, &arena, &check), 0);
+        st_writer_free(&out);
+        st_arena_free(&arena);
+    }
+    free(raw);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_every_codec),
@@ -672,6 +866,8 @@ int main(void) {
         cmocka_unit_test(test_known_batch_layout),
         cmocka_unit_test(test_iter_malformed_records),
         cmocka_unit_test(test_builder_gaps_and_timestamps),
+        cmocka_unit_test(test_validation_steps_agree),
+        cmocka_unit_test(test_validation_bomb_work_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
