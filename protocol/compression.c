@@ -1,5 +1,6 @@
 /*
- * Record batch codecs on top of zlib, libsnappy, liblz4 (frame format) and
+ * Record batch codecs on top of zlib, libsnappy (compression only: the
+ * snappy decoder is here, to be incremental), liblz4 (frame format) and
  * libzstd.
  *
  * Decompression never trusts a size the payload declares and is pulled by
@@ -10,7 +11,8 @@
  * one that has used its share of a loop turn) leaves the rest undecoded.
  * Memory is bounded by what the caller reads into plus each library's own
  * bounded state (zstd's window is limited to 128 MiB, lz4's block buffer to
- * 4 MiB, a snappy block to the budget).
+ * 4 MiB), and for snappy the current block's declared length, which is
+ * within the budget.
  */
 #include "protocol/compression.h"
 
@@ -158,9 +160,9 @@ static int snappy_begin(st_decompressor_t *d) {
     return 0;
 }
 
-/* Decodes the next raw block into d->block, once its declared length has
- * been checked against the budget (libsnappy never writes past the length
- * it was given); sets d->finished when there is none. */
+/* Starts the next raw block: its declared length (a uvarint of at most 32
+ * bits) is checked against the budget and sized for before anything is
+ * decoded. Sets d->finished when there is no next block. */
 static int snappy_next_block(st_decompressor_t *d) {
     const uint8_t *block;
     size_t block_len;
@@ -186,44 +188,128 @@ static int snappy_next_block(st_decompressor_t *d) {
         block_len = (size_t)n;
         d->in_pos += 4 + block_len;
     }
-    size_t n = 0;
-    if (snappy_uncompressed_length((const char *)block, block_len, &n) != SNAPPY_OK) return ST_ERR_CORRUPT_MESSAGE;
-    if (n > d->max_out_bytes - d->produced) return ST_ERR_LIMIT;
+    uint64_t expected = 0;
+    size_t pos = 0;
+    for (int shift = 0;; shift += 7) {
+        if (pos == block_len || shift > 28) return ST_ERR_CORRUPT_MESSAGE;
+        uint8_t byte = block[pos++];
+        expected |= (uint64_t)(byte & 0x7f) << shift;
+        if (byte < 0x80) break;
+    }
+    if (expected > UINT32_MAX) return ST_ERR_CORRUPT_MESSAGE;
+    if (expected > d->max_out_bytes - d->produced) return ST_ERR_LIMIT;
+    if (expected > d->block_cap) {
+        /* Nothing to keep: a fresh buffer rather than realloc's copy. */
+        free(d->block);
+        d->block = malloc((size_t)expected);
+        d->block_cap = d->block ? (size_t)expected : 0;
+        if (!d->block) return ST_ERR_NO_MEMORY;
+    }
+    d->snappy_in = block + pos;
+    d->snappy_in_len = block_len - pos;
+    d->snappy_in_pos = 0;
+    d->block_expected = (size_t)expected;
     d->block_len = 0;
     d->block_pos = 0;
-    if (n == 0) {
-        /* Still has to be a well-formed empty block. */
-        return snappy_validate_compressed_buffer((const char *)block, block_len) == SNAPPY_OK
-                   ? 0
-                   : ST_ERR_CORRUPT_MESSAGE;
-    }
-    if (n > d->block_cap) {
-        uint8_t *grown = realloc(d->block, n);
-        if (!grown) return ST_ERR_NO_MEMORY;
-        d->block = grown;
-        d->block_cap = n;
-    }
-    size_t decoded = n;
-    if (snappy_uncompress((const char *)block, block_len, (char *)d->block, &decoded) != SNAPPY_OK || decoded != n)
-        return ST_ERR_CORRUPT_MESSAGE;
-    d->block_len = n;
     return 0;
 }
 
-static int snappy_read(st_decompressor_t *d, uint8_t *out, size_t cap, size_t *got) {
-    while (*got < cap) {
-        if (d->block_pos == d->block_len) {
-            int rc = snappy_next_block(d);
-            if (rc != 0) return rc;
-            if (d->finished) break;
+static uint32_t load_le(const uint8_t *p, int n) {
+    uint32_t v = 0;
+    for (int i = 0; i < n; i++) v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Decodes elements of the current block (snappy's format_description.txt:
+ * literals and copies with 1-, 2- or 4-byte offsets) until at least
+ * `target` bytes of it are decoded or it ends, so the work follows what
+ * is read. Every length and offset is checked against the input left, the
+ * output so far and the declared length. */
+static int snappy_decode_some(st_decompressor_t *d, size_t target) {
+    const uint8_t *in = d->snappy_in;
+    size_t in_len = d->snappy_in_len;
+    size_t ip = d->snappy_in_pos;
+    uint8_t *out = d->block;
+    size_t op = d->block_len;
+    size_t expected = d->block_expected;
+    int rc = 0;
+    while (op < target && ip < in_len) {
+        uint8_t tag = in[ip++];
+        uint64_t len;
+        if ((tag & 3) == 0) {
+            len = (uint64_t)(tag >> 2) + 1;
+            if (len > 60) {
+                int extra = (int)len - 60;
+                if ((size_t)extra > in_len - ip) goto corrupt;
+                len = (uint64_t)load_le(in + ip, extra) + 1;
+                ip += (size_t)extra;
+            }
+            if (len > in_len - ip || len > expected - op) goto corrupt;
+            memcpy(out + op, in + ip, (size_t)len);
+            ip += (size_t)len;
+            op += (size_t)len;
             continue;
         }
-        size_t n = d->block_len - d->block_pos;
-        if (n > cap - *got) n = cap - *got;
-        memcpy(out + *got, d->block + d->block_pos, n);
-        d->block_pos += n;
-        *got += n;
-        d->produced += n;
+        size_t offset;
+        if ((tag & 3) == 1) {
+            if (in_len - ip < 1) goto corrupt;
+            len = (uint64_t)((tag >> 2) & 7) + 4;
+            offset = ((size_t)(tag >> 5) << 8) | in[ip];
+            ip += 1;
+        } else {
+            int n = (tag & 3) == 2 ? 2 : 4;
+            if (in_len - ip < (size_t)n) goto corrupt;
+            len = (uint64_t)(tag >> 2) + 1;
+            offset = load_le(in + ip, n);
+            ip += (size_t)n;
+        }
+        if (offset == 0 || offset > op || len > expected - op) goto corrupt;
+        if (offset >= len) {
+            memcpy(out + op, out + op - offset, (size_t)len);
+        } else {
+            /* Overlapping: repeats the last `offset` bytes. */
+            for (size_t i = 0; i < (size_t)len; i++) out[op + i] = out[op - offset + i];
+        }
+        op += (size_t)len;
+    }
+    /* The block's elements must produce exactly its declared length. */
+    if (op == expected ? ip != in_len : ip == in_len) goto corrupt;
+    goto out;
+corrupt:
+    rc = ST_ERR_CORRUPT_MESSAGE;
+out:
+    d->snappy_in_pos = ip;
+    d->block_len = op;
+    return rc;
+}
+
+/* Snappy output step: decode about what is asked, then hand it out. */
+#define SNAPPY_DECODE_STEP_BYTES (64 * 1024)
+
+static int snappy_read(st_decompressor_t *d, uint8_t *out, size_t cap, size_t *got) {
+    while (*got < cap) {
+        if (d->block_pos < d->block_len) {
+            size_t n = d->block_len - d->block_pos;
+            if (n > cap - *got) n = cap - *got;
+            memcpy(out + *got, d->block + d->block_pos, n);
+            d->block_pos += n;
+            *got += n;
+            d->produced += n;
+            continue;
+        }
+        if (d->block_len < d->block_expected) {
+            size_t want = cap - *got;
+            if (want > SNAPPY_DECODE_STEP_BYTES) want = SNAPPY_DECODE_STEP_BYTES;
+            size_t target = d->block_len + want;
+            int rc = snappy_decode_some(d, target < d->block_expected ? target : d->block_expected);
+            if (rc != 0) return rc;
+            continue;
+        }
+        int rc = snappy_next_block(d);
+        if (rc != 0) return rc;
+        if (d->finished) break;
+        /* An empty block has no elements. */
+        if (d->block_expected == 0 && d->snappy_in_len != 0) return ST_ERR_CORRUPT_MESSAGE;
     }
     return 0;
 }

@@ -29,11 +29,11 @@ int st_compress(st_codec_t codec, const uint8_t *in, size_t in_len, st_writer_t 
  * pieces of the size it chooses and may stop after any of them, so the work
  * done is proportional to the output asked for, and no more than
  * max_out_bytes is ever produced (one byte more is an error, not a silent
- * truncation). The exception is snappy: libsnappy has no streaming decoder,
- * so each raw block (the whole payload, or one xerial block) is decoded at
- * once on the read that reaches it, after its declared length was checked
- * against the budget; snappy's format caps a block at about 21x its
- * compressed size.
+ * truncation). Snappy is decoded here, not by libsnappy, which has no
+ * streaming decoder: a raw block (the whole payload from librdkafka, one
+ * xerial block from Java) is decoded element by element into a buffer of
+ * its declared length, checked against the budget before anything is
+ * decoded; its copies may reach back anywhere in the block.
  *
  * The input is borrowed until st_decompressor_free; the decompressor owns
  * its library context and (snappy) block buffer.
@@ -49,10 +49,14 @@ typedef struct st_decompressor {
     void *ctx;       /* z_stream, LZ4F_dctx or ZSTD_DCtx */
     bool more_pending; /* lz4: output is buffered in the context */
     bool xerial;       /* snappy: blocks in snappy-java's framing */
-    uint8_t *block;    /* snappy: the decoded block being handed out */
+    const uint8_t *snappy_in; /* snappy: the current block's elements */
+    size_t snappy_in_len;
+    size_t snappy_in_pos;
+    uint8_t *block;        /* snappy: the current block's output... */
     size_t block_cap;
-    size_t block_len;
-    size_t block_pos;
+    size_t block_expected; /* ...as long as it declares */
+    size_t block_len;      /* decoded so far */
+    size_t block_pos;      /* handed out so far */
 } st_decompressor_t;
 
 /* Starts decompressing `in` with `codec`. 0, ST_ERR_CORRUPT_MESSAGE (empty

@@ -142,8 +142,9 @@ int st_batch_validate(const uint8_t *batch, size_t len, const st_batch_limits_t 
  * `work_bytes` of work (bytes checksummed, decompressed or parsed; at least
  * a little) and says whether the verdict is in, so a caller can spread a
  * batch that inflates to the decompression limit over several turns of an
- * event loop. Decompressed records are parsed from a window as they come
- * (memory: the largest record, not the whole batch), and validation stops
+ * event loop. Decompressed records are parsed from a 256 KiB window as they
+ * come (a larger record field by field, its key and value skipped: memory
+ * does not grow with the batch or its records), and validation stops
  * at the first fault, so a payload that turns bad early is never inflated
  * further. The verdict equals st_batch_validate's for the same input.
  *
@@ -151,6 +152,17 @@ int st_batch_validate(const uint8_t *batch, size_t len, const st_batch_limits_t 
  * frees the validation's buffers and returns (and copies) the verdict.
  * Record errors are allocated in `arena`, as the number found requires.
  */
+/* A record larger than the validation window, parsed as it streams past. */
+typedef struct st_big_record {
+    size_t total;     /* length prefix and body */
+    size_t body_left; /* body bytes not yet parsed */
+    int field;        /* the next field (record_batch.c) */
+    int after_skip;
+    size_t skip;      /* key or value bytes still to pass over */
+    int32_t headers_left;
+    st_record_t rec;  /* its fields, for the record-level rules */
+} st_big_record_t;
+
 typedef struct st_batch_validation {
     const uint8_t *batch;
     size_t len;
@@ -169,6 +181,8 @@ typedef struct st_batch_validation {
     size_t window_pos;
     bool source_finished; /* no record bytes beyond the window */
     size_t records_bytes; /* of the records parsed so far */
+    bool big_active;      /* `big` is the record being parsed */
+    st_big_record_t big;
     int32_t record_index;
     int32_t record_error_cap;
     bool timestamp_error;

@@ -361,6 +361,56 @@ static void test_streaming_bomb_stops_at_limit(void **state) {
     free(zeros);
 }
 
+/* Strata decodes snappy itself, incrementally; on libsnappy's own output
+ * and every damaged variant of it, verdict and bytes must be libsnappy's. */
+static void test_snappy_decoder_matches_libsnappy(void **state) {
+    (void)state;
+    size_t len = 150000;
+    uint8_t *in = malloc(len);
+    assert_non_null(in);
+    fill_compressible(in, len);
+    fill_random(in + 40000, 3000, 11);
+    memset(in + 90000, 'z', 20000); /* long overlapping copies */
+    size_t cap = snappy_max_compressed_length(len);
+    char *z = malloc(cap);
+    char *ref = malloc(len + 64);
+    assert_non_null(z);
+    assert_non_null(ref);
+    size_t zlen = cap;
+    assert_int_equal(snappy_compress((const char *)in, len, z, &zlen), SNAPPY_OK);
+    uint64_t seed = 7;
+    for (int round = 0; round < 3000; round++) {
+        size_t pos = 0, n = zlen;
+        uint8_t saved = 0;
+        if (round > 0) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            pos = (size_t)(seed >> 33) % zlen;
+            saved = (uint8_t)z[pos];
+            z[pos] = (char)(saved ^ (uint8_t)(1u << (round % 8)));
+            if (round % 7 == 0) n = pos + 1; /* also cut short */
+        }
+        size_t want = 0;
+        bool ok = snappy_uncompressed_length(z, n, &want) == SNAPPY_OK && want <= len + 64;
+        size_t got = want;
+        if (ok) ok = snappy_uncompress(z, n, ref, &got) == SNAPPY_OK && got == want;
+        st_writer_t out;
+        st_writer_init(&out, 0);
+        int rc = st_decompress(ST_CODEC_SNAPPY, (const uint8_t *)z, n, len + 64, &out);
+        if (ok) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(out.len, want);
+            assert_memory_equal(out.data, ref, want);
+        } else {
+            assert_true(rc == ST_ERR_CORRUPT_MESSAGE || rc == ST_ERR_LIMIT);
+        }
+        st_writer_free(&out);
+        if (round > 0) z[pos] = (char)saved;
+    }
+    free(ref);
+    free(z);
+    free(in);
+}
+
 static void test_concatenated_gzip_members(void **state) {
     (void)state;
     st_writer_t z, out;
@@ -408,6 +458,7 @@ int main(void) {
         cmocka_unit_test(test_decompression_bomb),
         cmocka_unit_test(test_streaming_pieces),
         cmocka_unit_test(test_streaming_bomb_stops_at_limit),
+        cmocka_unit_test(test_snappy_decoder_matches_libsnappy),
         cmocka_unit_test(test_concatenated_gzip_members),
         cmocka_unit_test(test_unknown_codec),
         cmocka_unit_test(test_codec_names),

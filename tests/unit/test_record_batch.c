@@ -847,6 +847,96 @@ static void test_validation_bomb_work_bounded(void **state) {
     free(raw);
 }
 
+/* Appends one record with explicit fields; body_delta adds to the declared
+ * body length (a lie), the others as written. */
+static void raw_record(st_writer_t *w, int32_t offset_delta, int32_t key_len, size_t key_bytes, int32_t value_len,
+                       size_t value_bytes, const int32_t *header_lens, int32_t header_count_field,
+                       int32_t header_pairs, int32_t body_delta) {
+    st_writer_t body;
+    st_writer_init(&body, 0);
+    st_write_i8(&body, 0);
+    st_write_varint(&body, 0); /* timestampDelta (a varlong, same bytes for 0) */
+    st_write_varint(&body, offset_delta);
+    st_write_varint(&body, key_len);
+    for (size_t i = 0; i < key_bytes; i++) st_write_i8(&body, 'k');
+    st_write_varint(&body, value_len);
+    for (size_t i = 0; i < value_bytes; i++) st_write_i8(&body, 'v');
+    st_write_varint(&body, header_count_field);
+    for (int32_t hd = 0; hd < header_pairs; hd++) {
+        st_write_varint(&body, header_lens[2 * hd]);
+        for (int32_t i = 0; i < header_lens[2 * hd]; i++) st_write_i8(&body, 'h');
+        st_write_varint(&body, header_lens[2 * hd + 1]);
+        for (int32_t i = 0; i < header_lens[2 * hd + 1]; i++) st_write_i8(&body, 'x');
+    }
+    st_write_varint(w, (int32_t)body.len + body_delta);
+    st_write_raw(w, body.data, body.len);
+    st_writer_free(&body);
+}
+
+/* Records larger than the validation window are parsed field by field as
+ * they stream; every verdict must be the one the same records get when
+ * parsed whole (uncompressed, the payload is the window). */
+static void test_big_records_same_verdict(void **state) {
+    (void)state;
+    const size_t big = 400 * 1024; /* beyond the 256 KiB window */
+    const int32_t two_headers[] = {2, 3, 2, -1};
+    const int32_t null_header_key[] = {-1, 3};
+    st_batch_limits_t limits = {.decompressed_bytes_max = 8u * 1024 * 1024, .records_max = 1000};
+    for (int variant = 0; variant < 12; variant++) {
+        st_writer_t raw;
+        st_writer_init(&raw, 0);
+        int32_t count = 1;
+        bool keys = false;
+        switch (variant) {
+        case 0: raw_record(&raw, 0, -1, 0, (int32_t)big, big, two_headers, 2, 2, 0); break;
+        case 1: raw_record(&raw, 0, -1, 0, (int32_t)big, big, null_header_key, 1, 1, 0); break;
+        case 2: raw_record(&raw, 0, -1, 0, (int32_t)big, big, NULL, 1000000, 0, 0); break;
+        case 3: raw_record(&raw, 0, -1, 0, (int32_t)big, big, NULL, 0, 0, 3); st_write_raw(&raw, "abc", 3); break;
+        case 4: raw_record(&raw, 0, -1, 0, (int32_t)big, big, two_headers, 2, 2, -4); break;
+        case 5: raw_record(&raw, 0, -1, 0, -2, big, NULL, 0, 0, 0); break;
+        case 6: raw_record(&raw, 0, (int32_t)big, big, 1, 1, NULL, 0, 0, 0); break;
+        case 7: raw_record(&raw, 1, 1, 1, (int32_t)big, big, NULL, 0, 0, 0); break;
+        case 8: raw_record(&raw, 0, -1, 0, (int32_t)big, big, NULL, 0, 0, 0); keys = true; break;
+        case 9: /* small, big, small */
+            raw_record(&raw, 0, 1, 1, 5, 5, NULL, 0, 0, 0);
+            raw_record(&raw, 1, 1, 1, (int32_t)big, big, two_headers, 2, 2, 0);
+            raw_record(&raw, 2, 1, 1, 5, 5, NULL, 0, 0, 0);
+            count = 3;
+            break;
+        case 10: raw_record(&raw, 0, -1, 0, (int32_t)(big * 2), big, NULL, 0, 0, 0); break; /* value runs past */
+        case 11: /* the big record is cut off by the end of the records */
+            raw_record(&raw, 0, -1, 0, (int32_t)big, big, NULL, 0, 0, 0);
+            raw.len -= 1000;
+            break;
+        }
+        st_writer_t plain, packed;
+        st_writer_init(&plain, 0);
+        st_writer_init(&packed, 0);
+        batch_with_records(ST_CODEC_NONE, raw.data, raw.len, count, &plain);
+        st_arena_t arena;
+        st_arena_init(&arena);
+        st_batch_check_t want;
+        st_batch_validate(plain.data, plain.len, &limits, keys, &arena, &want);
+        for (size_t c = 1; c < COUNT(all_codecs); c++) {
+            st_writer_reset(&packed);
+            batch_with_records(all_codecs[c], raw.data, raw.len, count, &packed);
+            st_batch_check_t got;
+            st_batch_validate(packed.data, packed.len, &limits, keys, &arena, &got);
+            if (got.error != want.error || got.record_error_count != want.record_error_count)
+                fail_msg("variant %d codec %d: %d (%s) where whole records give %d (%s)", variant,
+                         (int)all_codecs[c], got.error, got.error_message ? got.error_message : "",
+                         want.error, want.error_message ? want.error_message : "");
+            validate_in_steps_agrees(packed.data, packed.len, &limits, keys);
+        }
+        if (variant == 0 || variant == 6 || variant == 9) assert_int_equal(want.error, 0);
+        else assert_true(want.error != 0);
+        st_arena_free(&arena);
+        st_writer_free(&plain);
+        st_writer_free(&packed);
+        st_writer_free(&raw);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_every_codec),
@@ -868,6 +958,7 @@ int main(void) {
         cmocka_unit_test(test_builder_gaps_and_timestamps),
         cmocka_unit_test(test_validation_steps_agree),
         cmocka_unit_test(test_validation_bomb_work_bounded),
+        cmocka_unit_test(test_big_records_same_verdict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
