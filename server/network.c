@@ -79,6 +79,7 @@ struct st_conn {
     st_request_t *tail;
     int32_t queued;
     int32_t file_responses; /* queued requests holding file references */
+    int32_t deferred;       /* queued requests with work left for a later turn */
     bool paused;
     bool want_write;
     bool closing;
@@ -100,7 +101,8 @@ static void conn_update_watch(st_conn_t *c);
 /* False while the connection is at one of its backpressure limits: it
  * reads and dispatches no further request until responses have gone out. */
 static bool conn_takes_requests(const st_conn_t *c) {
-    return c->queued < c->broker->max_inflight_per_conn && c->file_responses < ST_CONN_FILE_RESPONSES_MAX;
+    return c->queued < c->broker->max_inflight_per_conn && c->file_responses < ST_CONN_FILE_RESPONSES_MAX &&
+           c->deferred == 0;
 }
 static void flush_ready_list(st_broker_t *b);
 
@@ -691,8 +693,69 @@ static void flush_ready_list(st_broker_t *b) {
     }
 }
 
+/* ---- deferred work ----------------------------------------------------------
+ * Requests whose handler used its share of a loop turn wait in a FIFO on
+ * the broker; the before-sleep hook resumes them in order, each until the
+ * turn's work deadline (the first at least one step), and the loop does not
+ * sleep while any remain. A resumed request that still has work goes to the
+ * back, so several take turns. */
+
+int64_t st_request_work_deadline_us(const st_broker_t *b) {
+    return st_loop_turn_started_us(b->loop) + ST_TURN_WORK_US;
+}
+
+void st_request_defer(st_broker_t *b, st_request_t *req, void (*resume)(st_broker_t *b, st_request_t *req)) {
+    req->resume = resume;
+    req->deferred = true;
+    req->deferred_next = NULL;
+    if (b->deferred_tail)
+        b->deferred_tail->deferred_next = req;
+    else
+        b->deferred_head = req;
+    b->deferred_tail = req;
+    if (req->conn) req->conn->deferred++;
+    st_loop_skip_sleep(b->loop);
+}
+
+static void undefer(st_broker_t *b, st_request_t *req) {
+    st_request_t **at = &b->deferred_head;
+    st_request_t *prev = NULL;
+    while (*at && *at != req) {
+        prev = *at;
+        at = &(*at)->deferred_next;
+    }
+    if (*at) {
+        *at = req->deferred_next;
+        if (b->deferred_tail == req) b->deferred_tail = prev;
+    }
+    req->deferred = false;
+    req->deferred_next = NULL;
+    if (req->conn) req->conn->deferred--;
+}
+
+static void run_deferred(st_broker_t *b) {
+    int64_t deadline = st_request_work_deadline_us(b);
+    /* Only the requests deferred before this pass: one that defers again
+     * now waits for the next turn. */
+    st_request_t *last = b->deferred_tail;
+    for (bool first = true; b->deferred_head; first = false) {
+        if (!first && st_monotonic_us() >= deadline) break;
+        st_request_t *req = b->deferred_head;
+        bool was_last = req == last;
+        undefer(b, req);
+        req->resume(b, req);
+        if (was_last) break;
+    }
+    if (b->deferred_head) st_loop_skip_sleep(b->loop);
+}
+
 void st_network_before_sleep(st_broker_t *b) {
+    /* Answers already made go out before deferred work takes its turn. */
     flush_ready_list(b);
+    if (b->deferred_head) {
+        run_deferred(b);
+        flush_ready_list(b);
+    }
     while (b->dead_conns) {
         st_conn_t *c = b->dead_conns;
         b->dead_conns = c->next;
@@ -732,6 +795,7 @@ static void conn_close(st_conn_t *c, const char *why) {
     while (req) {
         st_request_t *next = req->next;
         req->next = NULL;
+        if (req->deferred) undefer(b, req);
         if (req->pending && !req->done && req->cancel_pending) req->cancel_pending(req);
         if (req->pending && !req->done) {
             st_request_release_files(req);
@@ -759,6 +823,7 @@ static void conn_close(st_conn_t *c, const char *why) {
 }
 
 void st_request_release_detached(st_request_t *req) { request_free(req); }
+
 
 /* A scan of the connection list rather than a count per address: nothing
  * to keep in step, since conn_close takes a connection off the list as its

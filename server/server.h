@@ -27,6 +27,7 @@
 #include "protocol/buf.h"
 #include "protocol/errors.h"
 #include "protocol/messages.h"
+#include "protocol/record_batch.h"
 #include "server/config.h"
 #include "server/event_loop.h"
 #include "storage/log.h"
@@ -81,6 +82,14 @@ struct st_topic {
  * responses' worth (docs/architecture.md, "Connections and their limits"). */
 #define ST_CONN_FILE_RESPONSES_MAX 4
 
+/* How long, in µs, the requests handled in one loop turn may work in all
+ * (validating produced batches) before the rest of their work waits for
+ * the next turn, so that other connections are served in between: one batch
+ * that inflates to strata.decompressed.batch.max.bytes takes ~0.3 s to
+ * validate, which once stalled every other client that long
+ * (docs/performance.md, "Decompression bombs and other clients' latency"). */
+#define ST_TURN_WORK_US 1000
+
 struct st_request {
     st_conn_t *conn; /* NULL once the connection closed under it */
     st_arena_t arena;
@@ -111,6 +120,10 @@ struct st_request {
      * request is detached and its owner frees it (a group join, whose
      * member must still be accounted for). */
     void (*cancel_pending)(st_request_t *req);
+    /* Set while deferred (st_request_defer). */
+    void (*resume)(st_broker_t *b, st_request_t *req);
+    st_request_t *deferred_next;
+    bool deferred;
 };
 
 /* Handlers decode `req->body`, do the work and call st_request_respond
@@ -155,6 +168,16 @@ void st_request_hold_file(st_request_t *req, st_file_ref_t *file);
 /* Releases the file references taken so far (a fetch that parks instead of
  * answering). */
 void st_request_release_files(st_request_t *req);
+/* A handler that has used its share of this loop turn
+ * (st_request_work_deadline_us) parks the request with its state in
+ * req->pending and a cancel_pending: `resume` runs again in a later turn,
+ * deferred requests taking turns, until it responds or defers again. The
+ * connection reads no further requests meanwhile, so its responses still
+ * leave in order. */
+void st_request_defer(st_broker_t *b, st_request_t *req, void (*resume)(st_broker_t *b, st_request_t *req));
+/* Monotonic µs past which work for this loop turn should stop (do at least
+ * one bounded step first, so that everything progresses). */
+int64_t st_request_work_deadline_us(const st_broker_t *b);
 /* Frees a request whose connection closed while it was parked. */
 void st_request_release_detached(st_request_t *req);
 /* Decodes the body with the generated decoder for req's API; 0 or ST_ERR_DECODE. */
@@ -204,6 +227,8 @@ struct st_broker {
     st_conn_t *conns;
     st_conn_t *flush_list; /* connections with responses to write (network.c) */
     st_conn_t *dead_conns; /* closed, freed in the before-sleep hook */
+    st_request_t *deferred_head; /* requests with work left for later turns (network.c) */
+    st_request_t *deferred_tail;
     st_fetch_sessions_t *fetch_sessions;
     struct st_groups *groups; /* group coordinator (group.c) */
     st_metrics_t metrics;
@@ -270,9 +295,16 @@ typedef struct st_produce_result {
     int32_t record_error_count;
 } st_produce_result_t;
 
-/* Validates and appends the records of one partition of a Produce. */
+/* The limits a batch produced to `p` now is validated against, and whether
+ * its records need keys (a compacted topic). */
+void st_partition_batch_limits(const st_broker_t *b, const st_partition_t *p, int64_t now_ms,
+                               st_batch_limits_t *limits, bool *require_keys);
+/* Validates and appends the records of one partition of a Produce.
+ * `validated`: the verdict of validating exactly these bytes against
+ * st_partition_batch_limits (in steps, handle_produce.c), or NULL to
+ * validate here. */
 void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, uint8_t *records, int32_t len,
-                          st_produce_result_t *res);
+                          const st_batch_check_t *validated, st_produce_result_t *res);
 int64_t st_partition_high_watermark(const st_partition_t *p);
 
 /* ---- long-poll fetch (fetch.c) ------------------------------------------- */
