@@ -25,6 +25,10 @@ check_max_connections_per_ip_overrides: max.connections.per.ip=5 with
 max.connections.per.ip.overrides=127.0.0.2:1: a second connection from
 127.0.0.2 is closed right after accept (as Kafka does), 127.0.0.3 gets five.
 
+check_bad_per_ip_overrides: max.connections.per.ip.overrides that is not
+host:count (or names a host that does not resolve) stops the start with a
+line naming the key.
+
 check_non_reading_clients_hold_few_fds: 20 clients with tiny receive
 buffers each pipeline 100 Fetch requests for a partition holding ~2 MiB and
 never read. The broker's open descriptors (/proc/<pid>/fd) grow by at most
@@ -254,6 +258,21 @@ def check_max_connections_per_ip_overrides():
         assert closed_by_broker(sixth), "a sixth connection from 127.0.0.3 was served"
         for c in others + [first, sixth]:
             c.close()
+
+
+def check_bad_per_ip_overrides():
+    for bad in ("127.0.0.2", "127.0.0.2:many", "no-such-host.invalid:3"):
+        b = Broker({"max.connections.per.ip.overrides": bad})
+        try:
+            try:
+                b.start()
+            except RuntimeError:
+                pass
+            else:
+                raise AssertionError("started with max.connections.per.ip.overrides=%s" % bad)
+            assert "max.connections.per.ip.overrides" in b.read_log(), b.read_log()
+        finally:
+            b.close()
 
 
 # --- check_non_reading_clients_hold_few_fds -----------------------------------
