@@ -5,11 +5,12 @@
  * in the log (page cache, or fsynced per flush.messages) when we answer.
  *
  * Validation, the costly part (CRC, decompression, the record walk), runs in
- * bounded steps within the loop turn's work budget (ST_TURN_WORK_US); a
- * batch that needs more, one inflating towards the decompression limit,
- * is finished over later turns (st_request_defer) while other connections
- * are served, and its partition is appended to only once its verdict is
- * in. Partitions of one request are done in order.
+ * bounded steps until the request's work deadline (a slice of
+ * ST_REQUEST_SLICE_US, within the turn's ST_TURN_WORK_US); a batch that
+ * needs more, one inflating towards the decompression limit, is finished
+ * over later turns (st_request_defer) while other connections are served,
+ * and its partition is appended to only once its verdict is in. Partitions
+ * of one request are done in order.
  *
  *   handle --> [next partition: begin validation] --step..--> verdict --> append --+
  *                ^     |                             |                          |
@@ -35,6 +36,7 @@ typedef struct produce_progress {
     int32_t topic_index;     /* the partition being worked on */
     int32_t partition_index;
     bool validating;         /* `validation` holds a started validation */
+    int64_t slice_started_us; /* when this stretch of work began */
     st_batch_validation_t validation;
 } produce_progress_t;
 
@@ -96,7 +98,7 @@ static bool produce_partition_step(st_broker_t *b, st_request_t *req, produce_pr
     st_batch_check_t check;
     const st_batch_check_t *validated = NULL;
     if (pp->validating) {
-        int64_t deadline = st_request_work_deadline_us(b);
+        int64_t deadline = st_request_work_deadline_us(b, pp->slice_started_us);
         while (!st_batch_validation_step(&pp->validation, PRODUCE_STEP_BYTES))
             if (st_monotonic_us() >= deadline) return false;
         st_batch_validation_end(&pp->validation, &check);
@@ -129,6 +131,7 @@ static bool produce_partition_step(st_broker_t *b, st_request_t *req, produce_pr
 
 static void produce_run(st_broker_t *b, st_request_t *req) {
     produce_progress_t *pp = req->pending;
+    pp->slice_started_us = st_monotonic_us();
     for (; pp->topic_index < pp->rq.topic_data_count; pp->topic_index++, pp->partition_index = 0) {
         int32_t n = pp->resp->responses[pp->topic_index].partition_responses_count;
         for (; pp->partition_index < n; pp->partition_index++) {

@@ -694,14 +694,19 @@ static void flush_ready_list(st_broker_t *b) {
 }
 
 /* ---- deferred work ----------------------------------------------------------
- * Requests whose handler used its share of a loop turn wait in a FIFO on
- * the broker; the before-sleep hook resumes them in order, each until the
- * turn's work deadline (the first at least one step), and the loop does not
- * sleep while any remain. A resumed request that still has work goes to the
- * back, so several take turns. */
+ * Requests whose handler passed its work deadline wait in a FIFO on the
+ * broker; the before-sleep hook resumes them in order within one slice
+ * (ST_REQUEST_SLICE_US from when it starts; the first request at least one
+ * step), and the loop does not sleep while any remain. A resumed request
+ * that still has work goes to the back, so several take turns. One loop
+ * turn therefore works at most about ST_TURN_WORK_US for the handlers of its
+ * events plus one slice for deferred requests. */
 
-int64_t st_request_work_deadline_us(const st_broker_t *b) {
-    return st_loop_turn_started_us(b->loop) + ST_TURN_WORK_US;
+int64_t st_request_work_deadline_us(const st_broker_t *b, int64_t started_us) {
+    int64_t turn = b->deferred_deadline_us ? b->deferred_deadline_us
+                                           : st_loop_turn_started_us(b->loop) + ST_TURN_WORK_US;
+    int64_t slice = started_us + ST_REQUEST_SLICE_US;
+    return slice < turn ? slice : turn;
 }
 
 void st_request_defer(st_broker_t *b, st_request_t *req, void (*resume)(st_broker_t *b, st_request_t *req)) {
@@ -734,7 +739,8 @@ static void undefer(st_broker_t *b, st_request_t *req) {
 }
 
 static void run_deferred(st_broker_t *b) {
-    int64_t deadline = st_request_work_deadline_us(b);
+    int64_t deadline = st_monotonic_us() + ST_REQUEST_SLICE_US;
+    b->deferred_deadline_us = deadline;
     /* Only the requests deferred before this pass: one that defers again
      * now waits for the next turn. */
     st_request_t *last = b->deferred_tail;
@@ -746,6 +752,7 @@ static void run_deferred(st_broker_t *b) {
         req->resume(b, req);
         if (was_last) break;
     }
+    b->deferred_deadline_us = 0;
     if (b->deferred_head) st_loop_skip_sleep(b->loop);
 }
 

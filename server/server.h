@@ -82,13 +82,19 @@ struct st_topic {
  * responses' worth (docs/architecture.md, "Connections and their limits"). */
 #define ST_CONN_FILE_RESPONSES_MAX 4
 
-/* How long, in µs, the requests handled in one loop turn may work in all
- * (validating produced batches) before the rest of their work waits for
- * the next turn, so that other connections are served in between: one batch
- * that inflates to strata.decompressed.batch.max.bytes takes ~0.3 s to
- * validate, which once stalled every other client that long
- * (docs/performance.md, "Decompression bombs and other clients' latency"). */
-#define ST_TURN_WORK_US 1000
+/* Work limits of the loop (validating produced batches), so that other
+ * connections are served in between: one batch that inflates to
+ * strata.decompressed.batch.max.bytes takes ~0.3 s to validate, which once
+ * stalled every other client that long (docs/performance.md,
+ * "Decompression bombs and other clients' latency"). A request works at
+ * most ST_REQUEST_SLICE_US at a time, and the handlers of one turn's events
+ * at most ST_TURN_WORK_US together (a batch of normal size takes well under
+ * a slice, so it is finished at once unless the turn is that busy); the
+ * rest waits for later turns (st_request_defer), where deferred requests
+ * share one slice per turn. */
+#define ST_REQUEST_SLICE_US 1000
+#define ST_TURN_WORK_US 4000
+_Static_assert(ST_TURN_WORK_US >= ST_REQUEST_SLICE_US, "a turn holds at least one request's slice");
 
 struct st_request {
     st_conn_t *conn; /* NULL once the connection closed under it */
@@ -168,16 +174,18 @@ void st_request_hold_file(st_request_t *req, st_file_ref_t *file);
 /* Releases the file references taken so far (a fetch that parks instead of
  * answering). */
 void st_request_release_files(st_request_t *req);
-/* A handler that has used its share of this loop turn
- * (st_request_work_deadline_us) parks the request with its state in
+/* A handler whose work passed st_request_work_deadline_us parks the request
+ * with its state in
  * req->pending and a cancel_pending: `resume` runs again in a later turn,
  * deferred requests taking turns, until it responds or defers again. The
  * connection reads no further requests meanwhile, so its responses still
  * leave in order. */
 void st_request_defer(st_broker_t *b, st_request_t *req, void (*resume)(st_broker_t *b, st_request_t *req));
-/* Monotonic µs past which work for this loop turn should stop (do at least
- * one bounded step first, so that everything progresses). */
-int64_t st_request_work_deadline_us(const st_broker_t *b);
+/* Monotonic µs past which a handler that began (or resumed) its work at
+ * `started_us` should stop and defer the rest: after its slice, or the
+ * turn's budget, whichever comes first. Do at least one bounded step first,
+ * so that everything progresses. */
+int64_t st_request_work_deadline_us(const st_broker_t *b, int64_t started_us);
 /* Frees a request whose connection closed while it was parked. */
 void st_request_release_detached(st_request_t *req);
 /* Decodes the body with the generated decoder for req's API; 0 or ST_ERR_DECODE. */
@@ -229,6 +237,7 @@ struct st_broker {
     st_conn_t *dead_conns; /* closed, freed in the before-sleep hook */
     st_request_t *deferred_head; /* requests with work left for later turns (network.c) */
     st_request_t *deferred_tail;
+    int64_t deferred_deadline_us; /* while they run: their share's end (0 otherwise) */
     st_fetch_sessions_t *fetch_sessions;
     struct st_groups *groups; /* group coordinator (group.c) */
     st_metrics_t metrics;
