@@ -7,7 +7,8 @@
  *     fetch holds back the responses behind it, as in Kafka.
  *  2. At most max_inflight_per_conn requests are queued, and at most
  *     ST_CONN_FILE_RESPONSES_MAX of them hold file references; at either
- *     limit the connection stops reading (backpressure), never buffers more.
+ *     limit, and while one of them is deferred (st_request_defer), the
+ *     connection stops reading (backpressure), never buffers more.
  *  3. A frame larger than socket.request.max.bytes, a negative or zero
  *     size, an unknown API key, an unsupported version (except ApiVersions)
  *     or an undecodable body closes the connection with one log line.
@@ -16,8 +17,9 @@
  *
  *   accept --> OPEN --(frame error / EOF / idle timeout)--> CLOSED
  *               |  ^
- *   queue full  v  | responses drained
- *             PAUSED (not reading)
+ *   queue full, |  | responses drained,
+ *   a request   v  | the deferred request done
+ *   deferred  PAUSED (not reading)
  */
 #include <errno.h>
 #include <fcntl.h>
