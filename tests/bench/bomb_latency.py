@@ -22,10 +22,10 @@ its default, 64 MiB):
   <codec>-record  one well-formed record whose value is 64 MiB - 100 zero
                   bytes, then 1 MiB more zeros: to find that out the whole
                   limit must be inflated, the worst a batch can cost.
-Codecs: gzip, zstd, lz4, snappy (xerial framing in 64 KiB blocks, as Java
-sends it) and snappyraw (one raw block, as librdkafka sends it); snappy
-inflates at most ~21x, so its bombs are 16 MiB, bounded by
-message.max.bytes rather than by the limit.
+Codecs: gzip, zstd, lz4, snappy-xerial (64 KiB blocks, as Java sends it)
+and snappy-raw (one raw block, as librdkafka sends it); snappy inflates at
+most ~21x, so its bombs are 16 MiB, bounded by message.max.bytes rather
+than by the limit. The batches are built by tests/integration/bombs.py.
 
 Every child is started here and stopped by its PID; the broker runs on a
 free loopback port with a temp data dir that is removed at the end.
@@ -36,90 +36,40 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import struct
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
-from test_bad_input import compact_string, i16, i32, i64, i8, u32, crc32c, frame, header_v1, header_v2, uvarint, varint  # noqa: E402
+import bombs  # noqa: E402
+from run_bench import free_port, log  # noqa: E402
+from test_bad_input import compact_string, crc32c, frame, header_v1, header_v2, i8, i16, i32, i64, u32, uvarint, varint  # noqa: E402
 
 LIMIT = 64 * 1024 * 1024
 START_TIMEOUT_S = 15
-CODEC_IDS = {"gzip": 1, "snappy": 2, "snappyraw": 2, "lz4": 3, "zstd": 4}
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+SNAPPY_BOUND = 16 << 20  # what fits in message.max.bytes at snappy's ~21x
 
 
 # --- bombs -----------------------------------------------------------------
 
-def compress_stream(codec, chunks):
-    """Compresses an iterable of byte chunks without holding them all."""
-    if codec == "gzip":
-        z = zlib.compressobj(9, zlib.DEFLATED, 16 + 15)
-        return b"".join(z.compress(c) for c in chunks) + z.flush()
-    if codec == "zstd":
-        import zstandard
-        z = zstandard.ZstdCompressor().compressobj()
-        return b"".join(z.compress(c) for c in chunks) + z.flush()
-    if codec == "lz4":
-        import lz4.frame
-        z = lz4.frame.LZ4FrameCompressor(block_size=lz4.frame.BLOCKSIZE_MAX4MB)
-        return z.begin() + b"".join(z.compress(c) for c in chunks) + z.flush()
-    if codec == "snappyraw":
-        import snappy
-        return snappy.compress(b"".join(chunks))
-    if codec == "snappy":
-        import snappy
-        out = [b"\x82SNAPPY\x00" + i32(1) + i32(1)]
-        for c in chunks:
-            for pos in range(0, len(c), 65536):
-                block = snappy.compress(c[pos:pos + 65536])
-                out.append(i32(len(block)) + block)
-        return b"".join(out)
-    raise ValueError(codec)
-
-
-def zeros(total, chunk=1 << 20):
-    z = b"\0" * chunk
-    while total > 0:
-        n = min(total, chunk)
-        yield z if n == chunk else b"\0" * n
-        total -= n
-
-
-def bomb_payload(kind):
-    codec, shape = kind.split("-")
+def bomb_batch(kind):
+    """The record batch of bomb `kind` (`<codec>-zeros` or `<codec>-record`)."""
+    codec, shape = kind.rsplit("-", 1)
+    snappy = codec.startswith("snappy")
     if shape == "zeros":
-        total = {"lz4": 128 << 20, "snappy": 16 << 20, "snappyraw": 16 << 20}.get(codec, 256 << 20)
-        return codec, compress_stream(codec, zeros(total))
-    value_len = LIMIT - 100
-    if codec in ("snappy", "snappyraw"):
-        value_len = 16 << 20  # what fits in message.max.bytes at snappy's ratio
-    body_prefix = i8(0) + varint(0) + varint(0) + varint(-1) + varint(value_len)
-    body_len = len(body_prefix) + value_len + 1
-    head = varint(body_len) + body_prefix
+        total = SNAPPY_BOUND if snappy else (128 << 20 if codec == "lz4" else 256 << 20)
+        return bombs.batch(codec, bombs.zero_chunks(total))
+    value_len = SNAPPY_BOUND if snappy else LIMIT - 100
 
     def chunks():
-        yield head
-        yield from zeros(value_len)
-        yield b"\0"  # header count
-        yield from zeros(1 << 20)
-    return codec, compress_stream(codec, chunks())
+        yield from bombs.big_record(value_len)
+        yield from bombs.zero_chunks(1 << 20)
+    return bombs.batch(codec, chunks())
 
 
 def batch(codec_id, payload, count=1):
@@ -233,11 +183,11 @@ def percentile(sorted_vals, p):
     return sorted_vals[k]
 
 
-def run_row(server, kind, payload_codec, payload, attackers, probe, seconds):
+def run_row(server, kind, bomb, attackers, probe, seconds):
     b = Broker(server)
     try:
         ensure_topics(b.port)
-        request = produce_v9(7, "bombs", batch(CODEC_IDS[payload_codec], payload))
+        request = produce_v9(7, "bombs", bomb)
         stop = multiprocessing.Event()
         counter = multiprocessing.Value("q", 0)
         procs = [multiprocessing.Process(target=attacker, args=(b.port, request, stop, counter), daemon=True)
@@ -283,8 +233,8 @@ def main():
     ap.add_argument("--server", default=os.path.join(ROOT, "build", "server", "strata-server"))
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--attackers", default="0,1,4")
-    ap.add_argument("--bombs", default="gzip-zeros,zstd-zeros,lz4-zeros,snappyraw-zeros,"
-                    "gzip-record,zstd-record,lz4-record,snappy-record,snappyraw-record")
+    ap.add_argument("--bombs", default="gzip-zeros,zstd-zeros,lz4-zeros,snappy-raw-zeros,"
+                    "gzip-record,zstd-record,lz4-record,snappy-xerial-record,snappy-raw-record")
     ap.add_argument("--probes", default="apiversions,produce")
     ap.add_argument("--label", default="")
     args = ap.parse_args()
@@ -294,21 +244,20 @@ def main():
         counts = [int(x) for x in args.attackers.split(",")]
         print("| build | bomb | attackers | probe | round trips | p50 ms | p99 ms | p99.9 ms | max ms | bombs/s | broker CPU |")
         print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-        payloads = {}
+        batches = {}
         for kind in args.bombs.split(","):
-            if kind not in payloads:
+            if kind not in batches:
                 log("building bomb %s" % kind)
-                payloads[kind] = bomb_payload(kind)
-                log("  %s: %d bytes compressed" % (kind, len(payloads[kind][1])))
+                batches[kind] = bomb_batch(kind)
+                log("  %s: %d bytes" % (kind, len(batches[kind])))
         done_baseline = False
         for kind in args.bombs.split(","):
-            codec, payload = payloads[kind]
             for n in counts:
                 if n == 0 and done_baseline:
                     continue
                 for probe in args.probes.split(","):
                     log("%s: %d attacker(s), probe %s" % (kind, n, probe))
-                    r = run_row(server, kind, codec, payload, n, probe, args.seconds)
+                    r = run_row(server, kind, batches[kind], n, probe, args.seconds)
                     print("| %s | %s | %d | %s | %d | %.2f | %.2f | %.2f | %.2f | %.1f | %.0f%% |" % (
                         args.label, "-" if n == 0 else r["kind"], n, probe, r["n"], r["p50"], r["p99"], r["p999"],
                         r["max"], r["bombs_per_s"], 100 * r["cpu"]), flush=True)

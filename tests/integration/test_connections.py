@@ -190,7 +190,6 @@ def limit_blocks_accept(overrides, limit, log_phrase):
         served = [Conn(b.port) for _ in range(limit)]
         for c in served:
             assert api_versions_ok(c)
-        mark = b.log_mark()
         waiting = Conn(b.port)
         assert not answered_within(waiting, 1.5), "a connection beyond the limit was served"
         assert log_phrase in b.read_log(), b.read_log()

@@ -35,8 +35,8 @@ import socket
 import struct
 import threading
 import time
-import zlib
 
+import bombs
 import harness
 from harness import Broker
 
@@ -359,58 +359,6 @@ DECOMPRESSED_LIMIT = 64 << 20  # strata.decompressed.batch.max.bytes default
 INVALID_RECORD, MESSAGE_TOO_LARGE = 87, 10
 
 
-def compress(codec, chunks):
-    chunks = list(chunks)
-    if codec == "gzip":
-        z = zlib.compressobj(9, zlib.DEFLATED, 16 + 15)
-        return b"".join(z.compress(c) for c in chunks) + z.flush()
-    if codec == "zstd":
-        import zstandard
-        z = zstandard.ZstdCompressor().compressobj()
-        return b"".join(z.compress(c) for c in chunks) + z.flush()
-    if codec == "lz4":
-        import lz4.frame
-        z = lz4.frame.LZ4FrameCompressor(block_size=lz4.frame.BLOCKSIZE_MAX4MB)
-        return z.begin() + b"".join(z.compress(c) for c in chunks) + z.flush()
-    import snappy
-    if codec == "snappy-raw":
-        return snappy.compress(b"".join(chunks))
-    out = [b"\x82SNAPPY\x00" + i32(1) + i32(1)]
-    for c in chunks:
-        for pos in range(0, len(c), 65536):
-            block = snappy.compress(c[pos:pos + 65536])
-            out.append(i32(len(block)) + block)
-    return b"".join(out)
-
-
-def zero_chunks(total):
-    mib = b"\0" * (1 << 20)
-    for _ in range(total >> 20):
-        yield mib
-    yield b"\0" * (total & ((1 << 20) - 1))
-
-
-def big_record(value_len):
-    """A record with no key and `value_len` zero bytes of value, as chunks."""
-    import test_bad_input as raw
-    prefix = raw.i8(0) + raw.varint(0) + raw.varint(0) + raw.varint(-1) + raw.varint(value_len)
-    yield raw.varint(len(prefix) + value_len + 1) + prefix
-    yield from zero_chunks(value_len)
-    yield b"\0"  # header count
-
-
-def fixed_batch(codec, chunks):
-    """The batch with its attributes set to `codec` and the CRC recomputed."""
-    import test_bad_input as raw
-    payload = compress(codec, chunks)
-    codec_id = {"gzip": 1, "snappy-raw": 2, "snappy-xerial": 2, "lz4": 3, "zstd": 4}[codec]
-    ts = int(time.time() * 1000)
-    after_crc = (raw.i16(codec_id) + raw.i32(0) + raw.i64(ts) + raw.i64(ts) + raw.i64(-1) + raw.i16(-1)
-                 + raw.i32(-1) + raw.i32(1) + payload)
-    return (raw.i64(0) + raw.i32(4 + 1 + 4 + len(after_crc)) + raw.i32(-1) + raw.i8(2)
-            + raw.u32(raw.crc32c(after_crc)) + after_crc)
-
-
 class Pinger(threading.Thread):
     """ApiVersions round trips, one after another, on their own connection."""
 
@@ -435,7 +383,6 @@ class Pinger(threading.Thread):
 
 def check_decompression_bombs():
     import test_bad_input as raw
-    from confluent_kafka.admin import AdminClient, NewTopic
     with Broker() as b:
         admin = AdminClient({"bootstrap.servers": b.bootstrap})
         admin.create_topics([NewTopic(BOMB_TOPIC, 1, 1)])[BOMB_TOPIC].result(20)
@@ -454,13 +401,13 @@ def check_decompression_bombs():
         cases = []
         for codec in ("gzip", "snappy-raw", "snappy-xerial", "lz4", "zstd"):
             zeros = snappy_bound if codec.startswith("snappy") else (128 << 20 if codec == "lz4" else 256 << 20)
-            cases.append((codec + " zeros", fixed_batch(codec, zero_chunks(zeros)), INVALID_RECORD))
+            cases.append((codec + " zeros", bombs.batch(codec, bombs.zero_chunks(zeros)), INVALID_RECORD))
             value = snappy_bound if codec.startswith("snappy") else DECOMPRESSED_LIMIT - 100
             cases.append((codec + " record to the limit, then more",
-                          fixed_batch(codec, list(big_record(value)) + [b"\0" * 4096]), INVALID_RECORD))
+                          bombs.batch(codec, list(bombs.big_record(value)) + [b"\0" * 4096]), INVALID_RECORD))
             if not codec.startswith("snappy"):
                 cases.append((codec + " record beyond the limit",
-                              fixed_batch(codec, big_record(DECOMPRESSED_LIMIT + 1024)), MESSAGE_TOO_LARGE))
+                              bombs.batch(codec, bombs.big_record(DECOMPRESSED_LIMIT + 1024)), MESSAGE_TOO_LARGE))
         slowest = None
         for name, batch, want in cases:
             err, msg, sent, answered = produce(batch)
