@@ -264,11 +264,14 @@ static int snappy_decode_some(st_decompressor_t *d, size_t target) {
             ip += (size_t)n;
         }
         if (offset == 0 || offset > op || len > expected - op) goto corrupt;
-        if (offset >= len) {
-            memcpy(out + op, out + op - offset, (size_t)len);
-        } else {
-            /* Overlapping: repeats the last `offset` bytes. */
-            for (size_t i = 0; i < (size_t)len; i++) out[op + i] = out[op - offset + i];
+        /* An overlapping copy repeats the last `offset` bytes: copied in
+         * pieces whose distance from their source is a multiple of
+         * `offset` (offset, 2 offset, 4 offset...), so none overlaps. */
+        for (size_t done = 0; done < (size_t)len;) {
+            size_t n = done + offset;
+            if (n > (size_t)len - done) n = (size_t)len - done;
+            memcpy(out + op + done, out + op - offset, n);
+            done += n;
         }
         op += (size_t)len;
     }
