@@ -300,12 +300,14 @@ static int snappy_read(st_decompressor_t *d, uint8_t *out, size_t cap, size_t *g
             d->produced += n;
             continue;
         }
+        if (d->pending_error) return d->pending_error;
         if (d->block_len < d->block_expected) {
             size_t want = cap - *got;
             if (want > SNAPPY_DECODE_STEP_BYTES) want = SNAPPY_DECODE_STEP_BYTES;
             size_t target = d->block_len + want;
-            int rc = snappy_decode_some(d, target < d->block_expected ? target : d->block_expected);
-            if (rc != 0) return rc;
+            /* What was decoded before a fault is handed out first, so the
+             * output before an error does not depend on the pieces read. */
+            d->pending_error = snappy_decode_some(d, target < d->block_expected ? target : d->block_expected);
             continue;
         }
         int rc = snappy_next_block(d);

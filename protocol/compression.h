@@ -57,6 +57,7 @@ typedef struct st_decompressor {
     size_t block_expected; /* ...as long as it declares */
     size_t block_len;      /* decoded so far */
     size_t block_pos;      /* handed out so far */
+    int pending_error;     /* snappy: a fault, reported once what precedes it is out */
 } st_decompressor_t;
 
 /* Starts decompressing `in` with `codec`. 0, ST_ERR_CORRUPT_MESSAGE (empty
@@ -68,7 +69,9 @@ int st_decompressor_init(st_decompressor_t *d, st_codec_t codec, const uint8_t *
 /* Writes up to `cap` (> 0) bytes of output to `out` and sets *got. 0 with
  * *got < cap only when d->finished; ST_ERR_CORRUPT_MESSAGE on malformed or
  * truncated input, ST_ERR_LIMIT once the output would exceed max_out_bytes,
- * ST_ERR_NO_MEMORY. After an error, only st_decompressor_free. */
+ * ST_ERR_NO_MEMORY. With an error, *got still counts the bytes written
+ * before it: everything the stream yields before its fault is handed out
+ * whatever the pieces' sizes. After an error, only st_decompressor_free. */
 int st_decompressor_read(st_decompressor_t *d, uint8_t *out, size_t cap, size_t *got);
 void st_decompressor_free(st_decompressor_t *d);
 

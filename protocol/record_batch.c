@@ -220,7 +220,8 @@ static int batch_records(const uint8_t *batch, const st_batch_header_t *h, size_
 /* The longest varint a record holds (timestampDelta). */
 #define VARINT_MAX_BYTES 10
 _Static_assert(VALIDATION_WINDOW_BYTES > VARINT_MAX_BYTES, "a varint must fit in the window");
-/* The most work one step does between looks at its budget. */
+/* Decompressed bytes asked for at a time (a step may overrun its budget by
+ * this much). */
 #define VALIDATION_CHUNK_BYTES (64 * 1024)
 
 enum {
@@ -342,10 +343,14 @@ static bool decompress_failed(st_batch_validation_t *v, int rc) {
     return check_fail(v, ST_ERR_CORRUPT_MESSAGE, "record batch payload does not decompress");
 }
 
-/* More decompressed bytes into the window, at most `want`; the unparsed
- * tail (part of a record) moves to the front first. False when done (an
- * error, already recorded). */
-static bool refill(st_batch_validation_t *v, size_t want, size_t *work) {
+/* More decompressed bytes into the window, VALIDATION_CHUNK_BYTES or what
+ * fits; the unparsed tail (part of a record) moves to the front first.
+ * Always the same piece, whatever the step's budget: the decompressor is
+ * then called the same way for every budget, so the verdict cannot depend
+ * on how far ahead it read (libraries differ in what they hand out before
+ * a fault). False when done (an error, already recorded). */
+static bool refill(st_batch_validation_t *v, size_t *work) {
+    size_t want = VALIDATION_CHUNK_BYTES;
     size_t keep = v->window_len - v->window_pos;
     if (v->window_pos > 0) {
         memmove(v->window, v->window + v->window_pos, keep);
@@ -361,18 +366,26 @@ static bool refill(st_batch_validation_t *v, size_t want, size_t *work) {
         v->window_cap = VALIDATION_WINDOW_BYTES;
     }
     size_t room = v->window_cap - v->window_len;
+    /* Room always remains: a record that fits the window is only waited
+     * for from its start, and a larger one is consumed as it comes. */
+    assert(room > 0);
     if (want > room) want = room;
-    if (want == 0) want = 1;
     size_t got = 0;
     int rc = st_decompressor_read(&v->decompressor, v->window + v->window_len, want, &got);
     v->window_len += got;
     *work += got;
-    if (rc != 0) {
-        decompress_failed(v, rc);
-        return false;
-    }
-    v->source_finished = v->decompressor.finished;
+    /* The bytes before a fault in the stream are parsed first: a record
+     * that goes wrong earlier is the verdict, as when reading the stream
+     * record by record (and the same whatever the pieces' sizes). */
+    if (rc != 0) v->source_error = rc;
+    v->source_finished = v->decompressor.finished || rc != 0;
     return true;
+}
+
+/* The records ran out: the stream's fault if it had one, else `error`. */
+static bool records_ended(st_batch_validation_t *v, int error, const char *message) {
+    if (v->source_error) return decompress_failed(v, v->source_error);
+    return check_fail(v, error, message);
 }
 
 /* Where the record at the window's position ends: 1 with *total (length
@@ -447,7 +460,8 @@ static int big_varint(st_batch_validation_t *v, int max_bytes, int64_t *out) {
         big->body_left -= n;
         return 1;
     }
-    if (avail < big->body_left && avail < (size_t)max_bytes && !v->source_finished) return 0;
+    /* Out of bytes: wait for more, or for the caller to see the stream's end. */
+    if (avail < big->body_left && avail < (size_t)max_bytes && (!v->source_finished || v->source_error)) return 0;
     return -1;
 }
 
@@ -557,10 +571,8 @@ static bool validate_records(st_batch_validation_t *v, size_t budget, size_t *wo
                 record_done(v, &v->big.rec, v->big.total);
                 continue;
             }
-            if (v->source_finished) return check_fail(v, ST_ERR_INVALID_RECORD, record_malformed);
-            size_t want = budget - *work;
-            if (want > VALIDATION_CHUNK_BYTES) want = VALIDATION_CHUNK_BYTES;
-            if (!refill(v, want, work)) return true;
+            if (v->source_finished) return records_ended(v, ST_ERR_INVALID_RECORD, record_malformed);
+            if (!refill(v, work)) return true;
             continue;
         }
         if (v->record_index == h->record_count) {
@@ -568,8 +580,8 @@ static bool validate_records(st_batch_validation_t *v, size_t budget, size_t *wo
              * must end cleanly (its trailer is checked). */
             if (v->window_pos < v->window_len)
                 return check_fail(v, ST_ERR_INVALID_RECORD, "more records than the batch declares");
-            if (v->source_finished) return finish_records(v);
-            if (!refill(v, 1, work)) return true;
+            if (v->source_finished) return v->source_error ? records_ended(v, 0, NULL) : finish_records(v);
+            if (!refill(v, work)) return true;
             continue;
         }
         size_t total = 0, prefix = 0;
@@ -593,12 +605,10 @@ static bool validate_records(st_batch_validation_t *v, size_t budget, size_t *wo
         if (extent == 0) {
             if (v->source_finished) {
                 if (v->window_pos == v->window_len)
-                    return check_fail(v, ST_ERR_INVALID_RECORD, "fewer records than the batch declares");
-                return check_fail(v, ST_ERR_INVALID_RECORD, record_malformed);
+                    return records_ended(v, ST_ERR_INVALID_RECORD, "fewer records than the batch declares");
+                return records_ended(v, ST_ERR_INVALID_RECORD, record_malformed);
             }
-            size_t want = budget - *work;
-            if (want > VALIDATION_CHUNK_BYTES) want = VALIDATION_CHUNK_BYTES;
-            if (!refill(v, want, work)) return true;
+            if (!refill(v, work)) return true;
             continue;
         }
         st_reader_t r;

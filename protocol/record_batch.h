@@ -180,6 +180,7 @@ typedef struct st_batch_validation {
     size_t window_len;
     size_t window_pos;
     bool source_finished; /* no record bytes beyond the window */
+    int source_error;     /* why the decompressed stream ended early (0: it did not) */
     size_t records_bytes; /* of the records parsed so far */
     bool big_active;      /* `big` is the record being parsed */
     st_big_record_t big;
