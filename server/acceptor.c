@@ -115,12 +115,6 @@ struct st_acceptor {
     log_limiter_t error_log;
 };
 
-static int64_t monotonic_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* True when a line may be written now; `repeats` then says how many were
  * held back since the last one (empty when none). */
 typedef struct repeats_note {
@@ -263,7 +257,7 @@ static bool acceptor_may_take(st_acceptor_t *a) {
         acceptor_pause(a, ACCEPTOR_FULL, 0);
         return false;
     }
-    int64_t now_us = monotonic_us();
+    int64_t now_us = st_monotonic_us();
     int64_t wait_ms = rate_take(&a->broker_rate, now_us);
     if (wait_ms == 0) {
         wait_ms = rate_take(&a->listener_rate, now_us);
@@ -402,7 +396,7 @@ int st_acceptor_start(st_broker_t *b, int listen_fd, int port) {
     listener_name(cfg, port, a->listener, sizeof a->listener);
     int64_t listener_max = st_config_get_listener_long(cfg, a->listener, "max.connections");
     a->listener_max_connections = listener_max > INT32_MAX ? INT32_MAX : (int32_t)listener_max;
-    int64_t now_us = monotonic_us();
+    int64_t now_us = st_monotonic_us();
     rate_init(&a->broker_rate, st_config_get_long(cfg, "max.connection.creation.rate"), now_us);
     rate_init(&a->listener_rate, st_config_get_listener_long(cfg, a->listener, "max.connection.creation.rate"), now_us);
     int err = parse_overrides(a, st_config_get_string(cfg, "max.connections.per.ip.overrides"));

@@ -42,15 +42,9 @@
 const double st_metrics_latency_bounds_s[ST_METRICS_LATENCY_BUCKETS - 1] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 
-static int64_t monotonic_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void metrics_request_done(st_broker_t *b, const st_request_t *req) {
     if (req->api_key < 0 || req->api_key >= ST_METRICS_API_MAX) return;
-    double s = (double)(monotonic_us() - req->received_us) / 1e6;
+    double s = (double)(st_monotonic_us() - req->received_us) / 1e6;
     int k = 0;
     while (k < ST_METRICS_LATENCY_BUCKETS - 1 && s > st_metrics_latency_bounds_s[k]) k++;
     b->metrics.latency_buckets[req->api_key][k]++;
@@ -221,7 +215,7 @@ static bool conn_dispatch(st_conn_t *c, st_request_t *req, uint8_t *frame, int32
         copy = st_arena_memdup(&req->arena, frame, (size_t)len);
     }
     req->received_ms = st_loop_now_ms(b->loop);
-    req->received_us = monotonic_us();
+    req->received_us = st_monotonic_us();
     b->metrics.bytes_in += (uint64_t)len + 4;
     {
         char host[72];
