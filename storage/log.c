@@ -655,7 +655,12 @@ static int delete_below_start(st_log_t *log, int64_t now_ms);
 
 int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_log_t **out) {
     if (!config_valid(cfg)) return ST_ERR_INVALID_CONFIG;
-    if (st_fs_mkdir_p(dir)) return ST_ERR_IO;
+    int mkdir_rc = st_fs_mkdir_p(dir);
+    if (mkdir_rc) {
+        int e = errno;
+        ST_ERROR("%s: creating the log directory failed: %s", dir, mkdir_rc == ST_ERR_IO ? strerror(e) : st_err_name(mkdir_rc));
+        return mkdir_rc;
+    }
     st_log_t *log = calloc(1, sizeof *log);
     if (!log) return ST_ERR_NO_MEMORY;
     log->cfg = *cfg;
@@ -663,6 +668,7 @@ int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_
     log->last_recheck_ms = INT64_MIN;
     int64_t *bases = NULL;
     int32_t count = 0;
+    int saved_errno;
     int rc = log->dir ? 0 : ST_ERR_NO_MEMORY;
     if (rc == 0) rc = scan_dir(dir, &bases, &count);
     if (rc) goto err_free_log;
@@ -735,10 +741,17 @@ int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_
     return 0;
 
 err_close_segments:
+    saved_errno = errno;
     close_segments(log);
+    errno = saved_errno;
 err_free_bases:
     free(bases);
 err_free_log:
+    saved_errno = errno;
+    if (rc == ST_ERR_IO)
+        ST_ERROR("%s: opening the log failed: %s (errno %d)", dir, strerror(saved_errno), saved_errno);
+    else
+        ST_ERROR("%s: opening the log failed: %s", dir, st_err_name(rc));
     free(log->segments);
     free(log->epochs);
     free(log->dir);
