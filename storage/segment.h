@@ -97,7 +97,8 @@ typedef int (*st_segment_batch_fn)(void *ctx, const st_batch_header_t *h);
 int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t index_bytes_max,
                        int64_t offset_limit, st_segment_batch_fn on_batch, void *ctx, st_segment_recovery_t *out);
 /*
- * For the active segment after a clean shutdown: checks the .log as
+ * For the active segment after a clean shutdown, and a sealed segment whose
+ * .log was modified after its indexes: checks the .log as
  * st_segment_recover does (every batch whole with a sane header and a valid
  * CRC, offsets increasing and below offset_limit, nothing after the last
  * batch) and that the loaded indexes agree with it (each offset-index entry
