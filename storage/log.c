@@ -534,8 +534,8 @@ static void report_cut(const st_log_t *log, const st_segment_t *seg, const st_se
     else
         ST_WARN("Found invalid data in log segment %s at byte position %" PRId64 ": %s. Truncated %" PRId64
                 " bytes, kept %" PRId64 " valid bytes (%s); offsets %" PRId64 " to %" PRId64 " are gone, the %" PRId32
-                " later segment(s) are kept", path, rec->valid_bytes, rec->reason, rec->truncated_bytes, rec->valid_bytes,
-                offsets, seg->next_offset, next_base - 1, later_segments);
+                " later segment(s) are kept", path, rec->valid_bytes, rec->reason, rec->truncated_bytes,
+                rec->valid_bytes, offsets, seg->next_offset, next_base - 1, later_segments);
 }
 
 /*
@@ -658,7 +658,8 @@ int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_
     int mkdir_rc = st_fs_mkdir_p(dir);
     if (mkdir_rc) {
         int e = errno;
-        ST_ERROR("%s: creating the log directory failed: %s", dir, mkdir_rc == ST_ERR_IO ? strerror(e) : st_err_name(mkdir_rc));
+        ST_ERROR("%s: creating the log directory failed: %s", dir,
+                 mkdir_rc == ST_ERR_IO ? strerror(e) : st_err_name(mkdir_rc));
         return mkdir_rc;
     }
     st_log_t *log = calloc(1, sizeof *log);
@@ -819,7 +820,8 @@ static int flush_segments(st_log_t *log) {
 
 int st_log_flush(st_log_t *log) {
     if (log->failed) return refuse(log);
-    if (flush_segments(log)) return fail_for_good(log, "fsync of the segments from offset %" PRId64, log->recovery_point);
+    if (flush_segments(log))
+        return fail_for_good(log, "fsync of the segments from offset %" PRId64, log->recovery_point);
     persist_recovery_point_or_defer(log);
     return 0;
 }
@@ -841,7 +843,8 @@ static int roll(st_log_t *log, int64_t now_ms) {
     st_segment_t *old = active(log);
     int64_t base = log->end_offset;
     if (begin_write(log)) return fail(log, "removing the clean-shutdown marker");
-    if (st_segment_make_inactive(old)) return fail(log, "trimming the indexes of %s", segment_name(old->base_offset).text);
+    if (st_segment_make_inactive(old))
+        return fail(log, "trimming the indexes of %s", segment_name(old->base_offset).text);
     if (st_segment_flush(old)) return fail_for_good(log, "fsync of %s", segment_name(old->base_offset).text);
     st_segment_t *seg;
     if (st_segment_create(log->dir, base, log->cfg.index_bytes_max, now_ms, &seg))
@@ -891,7 +894,8 @@ int st_log_append(st_log_t *log, uint8_t *batches, size_t len, int32_t leader_ep
     if (log_append_time) max_timestamp = now_ms;
     if (offsets > INT64_MAX - log->end_offset) return ST_ERR_CORRUPT_MESSAGE;
     if (begin_write(log)) return fail(log, "removing the clean-shutdown marker");
-    if (make_writable(log)) return fail(log, "preparing the indexes of %s", segment_name(active(log)->base_offset).text);
+    if (make_writable(log))
+        return fail(log, "preparing the indexes of %s", segment_name(active(log)->base_offset).text);
     if (should_roll(log, len, max_timestamp, offsets, now_ms)) {
         int rc = roll(log, now_ms);
         if (rc) return rc;

@@ -56,7 +56,7 @@ static void preserving_errno_close(st_segment_t *seg) {
     errno = saved;
 }
 
-static bool later(const struct timespec *a, const struct timespec *b) {
+static bool timespec_after(const struct timespec *a, const struct timespec *b) {
     return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
 }
 
@@ -119,8 +119,8 @@ int st_segment_open(const char *dir, int64_t base_offset, int64_t next_offset_bo
     else if (!st_time_index_sane(&seg->time_index, next_offset_bound))
         seg->index_problem = "the time index is out of order or past the segment's offsets";
     seg->indexes_loaded_sane = seg->index_problem == NULL;
-    seg->modified_after_indexes = later(&st.st_mtim, &seg->offset_index.file.modified) ||
-                                  later(&st.st_mtim, &seg->time_index.file.modified);
+    seg->modified_after_indexes = timespec_after(&st.st_mtim, &seg->offset_index.file.modified) ||
+                                  timespec_after(&st.st_mtim, &seg->time_index.file.modified);
     /* The final time-index entry holds the largest timestamp. */
     int64_t ts, off;
     if (seg->indexes_loaded_sane && st_time_index_last(&seg->time_index, &ts, &off)) {
@@ -240,9 +240,8 @@ int st_segment_append(st_segment_t *seg, const uint8_t *batches, size_t len, int
          * cut it now, so it neither holds the space nor waits for the next
          * open to cut it. */
         int saved = errno;
-        if (ftruncate(seg->fd, (off_t)seg->size_bytes) != 0) {
-            /* The tail re-check after the failure cuts it. */
-        }
+        int cut = ftruncate(seg->fd, (off_t)seg->size_bytes);
+        (void)cut; /* should it fail, the tail re-check before the next write cuts it */
         errno = saved;
         return ST_ERR_IO;
     }
@@ -285,7 +284,8 @@ static int batch_crc_matches(const st_segment_t *seg, int64_t position, const st
 static const char *bad_header_reason(const header_scanner_t *sc) {
     int64_t left = sc->seg->size_bytes - sc->position;
     if (left < ST_BATCH_HEADER_BYTES) return "the file ends inside a batch header (a torn write or a truncated file)";
-    if (sc->position < sc->buf_position || sc->position + ST_BATCH_HEADER_BYTES > sc->buf_position + (int64_t)sc->buf_len)
+    if (sc->position < sc->buf_position ||
+        sc->position + ST_BATCH_HEADER_BYTES > sc->buf_position + (int64_t)sc->buf_len)
         return "a batch header could not be read whole";
     st_batch_header_t h;
     const uint8_t *p = sc->buf + (sc->position - sc->buf_position);

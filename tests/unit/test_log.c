@@ -698,7 +698,8 @@ static void tail_changed_while_failed(const char *mount_dir, const char *capture
     for (int i = 0; i < 20; i++) FULL_CHECK(test_try_append(log, 4, i, 0, "value", false, 0, 0, &res) == 0);
     FULL_CHECK(full_fill(filler) >= 0);
     int rc = 0;
-    for (int i = 0; i < 1000 && rc == 0; i++) rc = test_try_append(log, 4, 100, 0, "value-value-value", false, 0, 0, &res);
+    for (int i = 0; i < 1000 && rc == 0; i++)
+        rc = test_try_append(log, 4, 100, 0, "value-value-value", false, 0, 0, &res);
     FULL_CHECK(rc == ST_ERR_KAFKA_STORAGE_ERROR);
     int64_t end = st_log_end_offset(log);
     FULL_CHECK(unlink(filler) == 0);
