@@ -123,11 +123,11 @@ static const char *const k_roles[] = {"broker", "controller", NULL};
  */
 static const config_def_t k_broker[] = {
     /* KRaft, identity, listeners */
-    {"node.id", T_INT, "-1", BETWEEN(-1, INT32_MAX), NULL, RO, "Id of this node in the KRaft quorum; required"},
+    {"node.id", T_INT, NULL, AT_LEAST(0), NULL, RO, "Id of this node in the KRaft quorum; required: the broker does not start without it"},
     {"process.roles", T_LIST, "", ANY, k_roles, RO, "Roles of this node: broker, controller or both"},
     {"controller.quorum.voters", T_LIST, "", ANY, NULL, RO, "Static controller quorum as id@host:port,..."},
     {"controller.listener.names", T_STR, NULL, ANY, NULL, RO, "Listener names the controller uses"},
-    {"listeners", T_STR, "PLAINTEXT://:9092", ANY, NULL, DYN, "Listeners as NAME://host:port,..."},
+    {"listeners", T_STR, "PLAINTEXT://:9092", ANY, NULL, DYN, "Listeners as NAME://host:port,...; Strata serves one client listener, and only PLAINTEXT: another protocol stops the start"},
     {"listener.security.protocol.map", T_STR, "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT", ANY, NULL, DYN, "Security protocol of each listener name, as NAME:PROTOCOL,..."},
     {"advertised.listeners", T_STR, NULL, ANY, NULL, DYN, "Listeners published to clients; defaults to listeners"},
     {"cluster.id", T_STR, NULL, ANY, NULL, RO, "Strata: cluster id for formatting new log dirs (optional)"},
