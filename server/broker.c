@@ -717,7 +717,7 @@ static int lock_log_dirs(st_broker_t *b) {
     for (int32_t i = 0; i < count; i++) {
         st_dir_lock_t *lock;
         int err = st_dir_lock_acquire(paths[i], &lock);
-        if (err != 0 && err == ST_ERR_IO && errno == EWOULDBLOCK) {
+        if (err == ST_ERR_IO && errno == EWOULDBLOCK) {
             ST_ERROR("Failed to acquire lock on file %s in %s. A Kafka instance in another process or thread is "
                      "using this directory.", ST_DIR_LOCK_FILE, paths[i]);
         } else if (err != 0) {
