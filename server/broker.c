@@ -791,8 +791,10 @@ static void broker_teardown(st_broker_t *b, bool failed_start) {
  * closes what it opened as a stop does. Opening and closing an intact,
  * cleanly closed log writes nothing (storage/log.h), and a log that needed
  * recovery was repaired and fsynced by its open, so its clean-shutdown
- * marker is then true. Kafka's order differs (it binds its sockets last);
- * binding first is what makes a taken port harmless here.
+ * marker is then true. As in Kafka (its acceptors bind at start-up and
+ * serve once the logs are loaded), the port accepts connections into the
+ * kernel's backlog from step 3 on; their requests are read once the loop
+ * runs, after step 4.
  */
 int st_broker_start(st_broker_t *b, st_config_t *config) {
     b->config = config;

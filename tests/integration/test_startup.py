@@ -390,7 +390,14 @@ def check_command_line():
     rc, out = run_to_exit(["--version"], timeout=10)
     assert rc == 0 and out == "strata-server %s\n" % version, "rc %d, %r" % (rc, out)
     with Broker() as b:
-        banner = [line for line in b.read_log().splitlines() if "listening on" in line]
+        # The port accepts (into the kernel's backlog) before the logs are
+        # open, as Kafka's does; the banner follows once they are.
+        deadline = time.time() + 10
+        while True:
+            banner = [line for line in b.read_log().splitlines() if "listening on" in line]
+            if banner or time.time() > deadline:
+                break
+            time.sleep(0.05)
         assert banner and ("strata-server %s:" % version) in banner[-1], banner
         assert "PLAINTEXT://127.0.0.1:%d" % b.port in banner[-1], banner
 
