@@ -161,6 +161,8 @@ typedef struct st_metrics {
 /* ---- broker ---------------------------------------------------------------- */
 
 #define ST_TOPIC_BUCKETS 1024
+/* Entries of log.dirs; more is a config error. */
+#define ST_LOG_DIRS_MAX 16
 
 struct st_broker {
     st_config_t *config;
@@ -171,7 +173,12 @@ struct st_broker {
     char *host;        /* advertised host */
     int32_t port;      /* advertised port */
     char *data_dir;    /* first of log.dirs */
+    st_listener_t listener; /* the client listener served (one, PLAINTEXT; see broker.c) */
     int listen_fd;
+    /* One per log.dirs entry, taken before anything touches the directory
+     * and held until st_broker_stop (storage/dir_lock.h). */
+    struct st_dir_lock *dir_locks[ST_LOG_DIRS_MAX];
+    int32_t dir_lock_count;
     /* topics by name */
     st_topic_t *topic_buckets[ST_TOPIC_BUCKETS];
     int32_t topic_count;
@@ -210,7 +217,12 @@ struct st_broker {
     bool stopping;
 };
 
+/* Starts the broker on a zeroed `b`. On failure everything it set up is
+ * already undone (do not call st_broker_stop) and the reason is logged; a
+ * start that fails before it opens the logs changes nothing on disk. */
 int st_broker_start(st_broker_t *b, st_config_t *config);
+/* Stops a started broker: closes connections, then every log cleanly, then
+ * releases the log-dir locks. */
 void st_broker_stop(st_broker_t *b);
 
 st_topic_t *st_broker_topic(st_broker_t *b, const char *name);

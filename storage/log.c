@@ -692,9 +692,11 @@ int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_
      * directory fsync that follows, and the segments may hold writes that
      * never reached the disk: everything is fsynced and rewritten once, as
      * before the marker was kept lazily. */
-    log->recovery_point_on_disk = clean && recovery_point_read ? recovery_point : -1;
-    /* A missing log-start-offset file reads as 0 (a new log never wrote
-     * one), so after a clean shutdown 0 is what the disk says. */
+    /* A missing recovery-point or log-start-offset file reads as 0 (a new
+     * log writes neither until its value leaves 0), so after a clean
+     * shutdown 0 is what the disk says: an open and close of such a log
+     * writes nothing (a start that fails after opening it leaves it as is). */
+    log->recovery_point_on_disk = clean ? (recovery_point_read ? recovery_point : 0) : -1;
     log->start_offset_on_disk = clean ? (start_read ? start : 0) : -1;
     log->unsynced = !clean;
     if (count == 0 && !start_read && !recovery_point_read) {
