@@ -313,8 +313,13 @@ static st_raft_message_t *send_request(st_raft_t *c, st_raft_update_t *out, int3
     return &a->send.message;
 }
 
+/* A new state starts new conversations: no request is awaited, and the
+ * previous state's backoffs do not delay the first ones. */
 static void forget_requests(st_raft_t *c) {
-    for (int32_t i = 0; i < c->config.voter_count; i++) c->outbound[i].in_flight = false;
+    for (int32_t i = 0; i < c->config.voter_count; i++) {
+        c->outbound[i].in_flight = false;
+        c->outbound[i].retry_at_ms = 0;
+    }
 }
 
 static st_raft_message_kind_t request_kind_of(st_raft_message_kind_t response) {
@@ -1423,6 +1428,7 @@ static bool log_ok(const st_raft_log_state_t *l, int32_t cache_max) {
          l->latest_snapshot_bytes <= 0))
         return false;
     if (l->epoch_count < 0 || l->epoch_count > cache_max || (l->epoch_count > 0 && !l->epochs)) return false;
+    if (l->epoch_count == 0 && l->log_end_offset > l->log_start_offset) return false; /* records without an epoch */
     for (int32_t i = 0; i < l->epoch_count; i++) {
         if (l->epochs[i].epoch < 0 || l->epochs[i].start_offset < 0) return false;
         if (i > 0 && (l->epochs[i].epoch <= l->epochs[i - 1].epoch ||
