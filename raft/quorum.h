@@ -33,31 +33,31 @@
  *         controller who leads (it starts or stops being active).
  *  3. Step ST_RAFT_EVENT_TICK again at st_raft_next_tick_ms (or earlier).
  *
- * States (Kafka's QuorumState; an observer, a node that is not a voter,
- * only ever is UNATTACHED or FOLLOWER):
+ * States (Kafka's QuorumState; raft/quorum.c opens each with its invariants):
  *
- *                     st_raft_create (from quorum-state and the log)
- *                                  |
- *       higher epoch seen          v          grant_vote (same epoch, votes once)
- *    +---------------------->  UNATTACHED  <-------+
- *    | to_unattached            |   ^   \__________|
- *    | (from any state)         |   |
- *    |          election timeout|   | prospective_lost (no leader known)
- *    |          to_prospective  v   |
- *    |                      PROSPECTIVE ---- prospective_lost (leader known) ----+
- *    |                        |    ^                                              |
- *    |  pre-votes of a        |    | election timeout, or votes rejected:         |
- *    |  majority:             |    | backoff, then to_prospective                 |
- *    |  to_candidate          v    |                                              v
- *    |                      CANDIDATE ------- to_follower (leader of epoch) --> FOLLOWER
- *    |                        |                                                 |  ^
- *    |  votes of a majority:  |                           fetch timeout:        |  | to_follower
- *    |  to_leader             v                           to_prospective -------+  | (leader found:
- *    |                       LEADER --- to_resigned ---> RESIGNED                   |  Begin/EndQuorum-
- *    |                          (RESIGN event, or no     |  election timeout:      |  Epoch, Fetch or
- *    |                           majority fetched in     |  to_prospective         |  Vote response)
- *    |                           1.5 fetch timeouts)     v                         |
- *    +------------------------------------------------- (any state except LEADER) -+
+ *                    st_raft_create (from quorum-state and the log)
+ *                                 |
+ *    handle_vote_request          v             learn_leader (a leader named
+ *    (votes once, stays)  +--> UNATTACHED -------------------------+ for a higher
+ *                         +---  |    ^                             | epoch, or for
+ *             election timeout: |    | prospective_lost            | ours when none
+ *             to_prospective    v    | (no leader known)           v is known)
+ *     +------------------> PROSPECTIVE --prospective_lost-------> FOLLOWER
+ *     |                      |     ^    (leader known)            ^  ^    |
+ *     | pre-votes of a       |     | election timeout, or votes   |  |    |
+ *     | majority:            |     | rejected, then a backoff:    |  |    |
+ *     | to_candidate         v     | to_prospective               |  |    |
+ *     |                   CANDIDATE -------- learn_leader --------+  |    |
+ *     |                      |                                       |    |
+ *     | votes of a majority: v                                       |    |
+ *     | to_leader          LEADER --to_resigned--> RESIGNED          |    |
+ *     |                   (RESIGN, or no majority     |              |    |
+ *     |                    fetched: check quorum)     +-learn_leader-+    |
+ *     +-- election timeout: to_prospective (from RESIGNED)                |
+ *     +-- fetch timeout: to_prospective (from FOLLOWER) ------------------+
+ *
+ *   From any state a higher epoch without a leader is to_unattached. An
+ *   observer (not a voter) is only ever UNATTACHED or FOLLOWER.
  *
  * Every arrow that changes the epoch, the vote or the leader is preceded
  * in `out` by PERSIST_STATE. The controller and the broker drive the core
