@@ -625,6 +625,10 @@ static void learn_leader(st_raft_t *c, st_raft_update_t *out, int32_t leader_id,
 static bool handle_common_response(st_raft_t *c, st_raft_update_t *out, int32_t from, int16_t error, int32_t leader_id,
                                    int32_t epoch) {
     if (epoch < c->epoch || error == ST_ERR_UNKNOWN_LEADER_EPOCH) return true;
+    if (epoch > ST_RAFT_EPOCH_MAX) {
+        c->stats.rejected_responses++;
+        return true;
+    }
     if (epoch > c->epoch || error == ST_ERR_FENCED_LEADER_EPOCH || error == ST_ERR_NOT_LEADER_OR_FOLLOWER) {
         learn_leader(c, out, leader_id, epoch);
         if (error != ST_ERR_NONE) back_off_requests_to(c, voter_index(c, from));
@@ -681,7 +685,7 @@ static void handle_vote_request(st_raft_t *c, st_raft_update_t *out, const st_ra
     if (voter_index(c, r->candidate_id) < 0) {
         error = ST_ERR_INCONSISTENT_VOTER_SET;
     } else if (r->candidate_id == c->config.local_id || r->last_offset < 0 || r->last_offset_epoch < 0 ||
-               r->candidate_epoch < 0 || illegal_epoch) {
+               r->candidate_epoch < 0 || r->candidate_epoch > ST_RAFT_EPOCH_MAX || illegal_epoch) {
         error = ST_ERR_INVALID_REQUEST;
     } else if (r->candidate_epoch < c->epoch) {
         error = ST_ERR_FENCED_LEADER_EPOCH;
@@ -733,7 +737,8 @@ static void reply_epoch(st_raft_t *c, st_raft_update_t *out, const st_raft_messa
 /* Kafka's validateVoterOnlyRequest, plus: the named leader must be one of
  * the static voters, and not us. */
 static int16_t validate_leader_claim(const st_raft_t *c, int32_t leader_id, int32_t epoch) {
-    if (leader_id < 0 || epoch < 0 || leader_id == c->config.local_id) return ST_ERR_INVALID_REQUEST;
+    if (leader_id < 0 || epoch < 0 || epoch > ST_RAFT_EPOCH_MAX || leader_id == c->config.local_id)
+        return ST_ERR_INVALID_REQUEST;
     if (voter_index(c, leader_id) < 0) return ST_ERR_INCONSISTENT_VOTER_SET;
     if (epoch < c->epoch) return ST_ERR_FENCED_LEADER_EPOCH;
     return ST_ERR_NONE;
@@ -1160,7 +1165,7 @@ static bool poll_unattached(st_raft_t *c, st_raft_update_t *out) {
 
 static bool poll_prospective(st_raft_t *c, st_raft_update_t *out) {
     if (popcount32(c->granted_mask) >= c->majority) {
-        if (epoch_cache_full(c)) { /* cannot record a new epoch: let another voter lead */
+        if (epoch_cache_full(c) || c->epoch >= ST_RAFT_EPOCH_MAX) { /* cannot start a new epoch: let another lead */
             prospective_lost(c, out);
             return true;
         }
@@ -1487,7 +1492,8 @@ int st_raft_create(const st_raft_config_t *config, const st_raft_quorum_state_t 
                    const st_raft_log_state_t *log, int64_t now_ms, st_raft_t **out) {
     *out = NULL;
     if (!config_ok(config) || !log_ok(log, config->epoch_cache_max)) return ST_ERR_INVALID_REQUEST;
-    if (persisted && persisted->leader_epoch < 0) return ST_ERR_INVALID_REQUEST;
+    if (persisted && (persisted->leader_epoch < 0 || persisted->leader_epoch > ST_RAFT_EPOCH_MAX))
+        return ST_ERR_INVALID_REQUEST;
     st_raft_t *c = calloc(1, sizeof *c);
     if (!c) return ST_ERR_NO_MEMORY;
     c->epochs = calloc((size_t)config->epoch_cache_max, sizeof *c->epochs);

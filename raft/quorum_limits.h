@@ -42,6 +42,11 @@
 #define ST_RAFT_ACTIONS_FIXED 16
 #define ST_RAFT_ACTIONS_MAX (ST_RAFT_ACTIONS_FIXED + 2 * ST_RAFT_REPLICAS_MAX + 2 * ST_RAFT_VOTERS_MAX)
 
+/* The largest epoch a node accepts: one below INT32_MAX, so that a
+ * candidate can always take epoch + 1. A peer naming a larger one is
+ * answered INVALID_REQUEST (it would otherwise end elections for good). */
+#define ST_RAFT_EPOCH_MAX 2147483646
+
 /* Milliseconds: the timeouts must leave the randomised election timeout
  * (election_timeout_ms .. 2 * election_timeout_ms) room below INT32_MAX. */
 #define ST_RAFT_TIMEOUT_MS_MAX (1 << 28)

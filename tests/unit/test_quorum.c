@@ -246,6 +246,8 @@ static void test_stale_and_foreign_requests_get_kafka_errors(void **state) {
                      ST_ERR_INCONSISTENT_VOTER_SET);
     receive(c, 3, 1, vote_request(6, 1, 6, 0, false)); /* last epoch not below the candidate's */
     assert_int_equal(sent(ST_RAFT_MSG_VOTE_RESPONSE, 0)->send.message.vote_response.error, ST_ERR_INVALID_REQUEST);
+    receive(c, 3, 1, vote_request(INT32_MAX, 1, 0, 0, true)); /* an epoch no candidate could follow */
+    assert_int_equal(sent(ST_RAFT_MSG_VOTE_RESPONSE, 0)->send.message.vote_response.error, ST_ERR_INVALID_REQUEST);
 
     st_raft_message_t b = {.kind = ST_RAFT_MSG_BEGIN_EPOCH_REQUEST, .correlation_id = 3};
     b.begin_epoch_request = (st_raft_begin_epoch_request_t){9, 6};
@@ -275,7 +277,7 @@ static void test_stale_and_foreign_requests_get_kafka_errors(void **state) {
     assert_int_equal(st_raft_voted_id(c), -1);
     assert_int_equal(st_raft_leader_id(c), -1);
     st_raft_stats(c, &after);
-    assert_int_equal(after.rejected_requests - before.rejected_requests, 8);
+    assert_int_equal(after.rejected_requests - before.rejected_requests, 9);
 
     /* A response nobody waits for is dropped. */
     receive(c, 9, 1, vote_response(12345, 5, true));
