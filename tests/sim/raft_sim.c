@@ -96,6 +96,8 @@ struct sim {
     uint64_t seq;
     double p_drop, p_dup, p_long_delay;
     int64_t delay_max_ms;
+    int64_t flush_delay_max_ms;
+    bool one_way; /* the partition drops only group 1 -> group 0 */
     /* Fault schedule. */
     int64_t crash_every_ms, partition_every_ms, snapshot_every_ms;
     int64_t next_propose_ms, next_crash_ms, next_partition_ms, next_heal_ms, next_snapshot_ms, next_resign_ms;
@@ -244,7 +246,10 @@ static msg_t *msg_copy(const msg_t *src) {
     return m;
 }
 
-static bool connected(const sim_t *s, int32_t a, int32_t b) { return s->nodes[a].group == s->nodes[b].group; }
+static bool connected(const sim_t *s, int32_t from, int32_t to) {
+    if (s->nodes[from].group == s->nodes[to].group) return true;
+    return s->one_way && s->nodes[from].group == 0;
+}
 
 static int64_t network_delay(sim_t *s) {
     if (!s->quiet && chance(s, s->p_long_delay)) return rand_range(s, 200, 3000);
@@ -396,7 +401,7 @@ static void check_snapshot(sim_t *s, const node_t *nd, const entry_t *entries, i
 /* ---------------------------------------------------------------- actions */
 
 static void schedule_flush(sim_t *s, node_t *nd) {
-    if (nd->flush_at_ms < 0) nd->flush_at_ms = s->now_ms + rand_range(s, 0, 30);
+    if (nd->flush_at_ms < 0) nd->flush_at_ms = s->now_ms + rand_range(s, 0, s->flush_delay_max_ms);
 }
 
 static void do_read_log(sim_t *s, node_t *nd, const st_raft_action_t *a, msg_t *m) {
@@ -716,6 +721,7 @@ static void begin_quiet(sim_t *s) {
 
 static void do_partition(sim_t *s) {
     for (int32_t i = 0; i < s->n; i++) s->nodes[i].group = (int32_t)rand_range(s, 0, 1);
+    s->one_way = chance(s, 0.3);
     s->stats.partitions++;
     s->next_heal_ms = s->now_ms + rand_range(s, 500, 10000);
     trace(s, "partition");
@@ -903,6 +909,8 @@ sim_t *sim_create(const sim_options_t *o) {
     s->p_dup = chance(s, 0.5) ? 0.02 : 0;
     s->p_long_delay = chance(s, 0.5) ? 0.01 : 0;
     s->delay_max_ms = delays[sim_rand(s) % 3];
+    static const int64_t flush_delays[] = {5, 30, 300};
+    s->flush_delay_max_ms = flush_delays[sim_rand(s) % 3];
     s->crash_every_ms = chance(s, 0.2) ? INT64_MAX / 4 : rand_range(s, 3000, 20000);
     s->partition_every_ms = chance(s, 0.3) ? INT64_MAX / 4 : rand_range(s, 5000, 30000);
     s->snapshot_every_ms = rand_range(s, 2000, 15000);

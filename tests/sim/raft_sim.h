@@ -2,8 +2,9 @@
  * A deterministic simulation of a KRaft quorum (raft/quorum.h), in the
  * manner of Kafka's RaftEventSimulationTest: one seeded PRNG drives N
  * voters (and maybe an observer) over a simulated network that drops,
- * delays, reorders and duplicates messages and partitions the nodes, and a
- * simulated disk that loses what was not yet synced when a node crashes.
+ * delays, reorders and duplicates messages and partitions the nodes (both
+ * ways, or one way only), and a simulated disk, fast or slow to sync, that
+ * loses what was not yet synced when a node crashes.
  * After every step it checks:
  *   - at most one leader per epoch;
  *   - a node's epoch never goes back, its high watermark never goes back
