@@ -349,7 +349,7 @@ static void test_vote_v2_bytes(void **state) {
     memset(want + n, 0, 32);                                       /* two directory ids */
     n += 32;
     want[n++] = 0, want[n++] = 0, want[n++] = 0, want[n++] = 4;    /* LastOffsetEpoch */
-    for (int k = 7; k >= 0; k--) want[n++] = (uint8_t)(10 >> (8 * k)); /* LastOffset */
+    for (int k = 7; k >= 0; k--) want[n++] = (uint8_t)((uint64_t)10 >> (8 * k)); /* LastOffset */
     want[n++] = 1;                                                 /* PreVote */
     want[n++] = 0, want[n++] = 0, want[n++] = 0;                   /* tagged fields */
     assert_int_equal(out.len, n);
