@@ -976,7 +976,8 @@ static void truncate_log(st_raft_t *c, st_raft_update_t *out, int64_t end_offset
     emit(out, ST_RAFT_ACTION_TRUNCATE)->truncate_end_offset = end_offset;
 }
 
-/* Appends the response's batches that continue our log; returns how many. */
+/* Appends the batches of the response that continue our log: whole ones,
+ * in order, in epochs that do not go back nor past the leader's. */
 static void append_fetched(st_raft_t *c, st_raft_update_t *out, const st_raft_fetch_response_t *r) {
     int32_t count = r->batch_count < 0 ? 0 : r->batch_count;
     if (count > ST_RAFT_FETCH_BATCHES_MAX) count = ST_RAFT_FETCH_BATCHES_MAX;
@@ -1339,8 +1340,8 @@ static int handle_snapshot_taken(st_raft_t *c, int64_t size_bytes, st_raft_offse
 static void check_core(const st_raft_t *c) {
     RAFT_INVARIANT(0 <= c->log_start_offset && c->log_start_offset <= c->flushed_end_offset &&
                    c->flushed_end_offset <= c->log_end_offset);
-    RAFT_INVARIANT(c->committed == min64(c->high_watermark, c->flushed_end_offset) ||
-                   c->committed >= min64(c->high_watermark, c->flushed_end_offset));
+    RAFT_INVARIANT(c->committed >= min64(c->high_watermark, c->flushed_end_offset) &&
+                   c->committed <= c->high_watermark && c->committed <= c->flushed_end_offset);
     RAFT_INVARIANT(c->high_watermark <= c->log_end_offset || c->role != ST_RAFT_LEADER);
     RAFT_INVARIANT(c->epoch_count == 0 || c->epochs[0].start_offset == c->log_start_offset);
     RAFT_INVARIANT(c->epoch_count > 0 || c->log_end_offset == c->log_start_offset);
@@ -1350,7 +1351,8 @@ static void check_core(const st_raft_t *c) {
                                   c->epochs[i].start_offset > c->epochs[i - 1].start_offset));
     }
     RAFT_INVARIANT(last_epoch(c) <= c->epoch);
-    RAFT_INVARIANT(c->log_start_offset == 0 || (c->snapshot_id.epoch >= 0 && c->snapshot_id.offset >= c->log_start_offset));
+    RAFT_INVARIANT(c->log_start_offset == 0 ||
+                   (c->snapshot_id.epoch >= 0 && c->snapshot_id.offset >= c->log_start_offset));
     RAFT_INVARIANT(c->role != ST_RAFT_LEADER || c->leader_id == c->config.local_id);
 }
 #endif
