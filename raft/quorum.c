@@ -9,8 +9,9 @@
  *  1. epoch never decreases; voted_id is reset only when epoch increases,
  *     so a voter votes at most once per epoch, and the vote is in `out`
  *     (PERSIST_STATE) before the response that grants it.
- *  2. 0 <= log_start_offset <= flushed_end_offset <= log_end_offset, and
- *     committed = min(high_watermark, flushed_end_offset) only grows.
+ *  2. 0 <= log_start_offset <= flushed_end_offset <= log_end_offset;
+ *     committed (what COMMITTED said) only grows and is below both
+ *     high_watermark and flushed_end_offset: applied means durable here.
  *  3. high_watermark never decreases and is never truncated below: entries
  *     under it are committed on a majority.
  *  4. The epoch cache has strictly increasing epochs, start offsets in
