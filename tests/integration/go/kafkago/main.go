@@ -1,0 +1,98 @@
+// Drives a broker with Debian's segmentio kafka-go
+// (golang-github-segmentio-kafka-go-dev, 0.2.1): produce the records of
+// -records with a Writer, consume them in consumer group -group with a
+// Reader, commit each one (synchronous commits), list topics (Metadata
+// through a Conn). Every step prints JSON lines (jsonl) for
+// go_clients_check.py; a failed step prints an "error" event and the
+// program exits 1.
+package main
+
+import (
+	"context"
+	"flag"
+	"sort"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"stratagotest/jsonl"
+)
+
+func main() {
+	bootstrap := flag.String("bootstrap", "127.0.0.1:9092", "broker address")
+	topic := flag.String("topic", "", "topic to produce to and consume from")
+	group := flag.String("group", "", "consumer group")
+	recordsPath := flag.String("records", "", "JSON lines of {\"key\":hex,\"value\":hex}")
+	timeout := flag.Duration("timeout", 60*time.Second, "limit for each step")
+	flag.Parse()
+
+	records, err := jsonl.ReadRecords(*recordsPath)
+	if err != nil {
+		jsonl.Fail("records", err)
+	}
+	jsonl.Emit("start", map[string]interface{}{"client": "kafka-go"})
+
+	// 1. Produce. The Writer returns no offsets; the consumed ones are
+	// checked instead.
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	w := kafka.NewWriter(kafka.WriterConfig{Brokers: []string{*bootstrap}, Topic: *topic,
+		Balancer: &kafka.LeastBytes{}, BatchSize: 1, ReadTimeout: *timeout, WriteTimeout: *timeout})
+	for _, r := range records {
+		if err := w.WriteMessages(ctx, kafka.Message{Key: r.Key, Value: r.Value}); err != nil {
+			jsonl.Fail("produce", err)
+		}
+		jsonl.Emit("produced", nil)
+	}
+	if err := w.Close(); err != nil {
+		jsonl.Fail("produce", err)
+	}
+	cancel()
+
+	// 2. Consume in the group; 3. commit each record (CommitInterval 0:
+	// synchronous commits).
+	ctx, cancel = context.WithTimeout(context.Background(), *timeout)
+	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{*bootstrap}, GroupID: *group, Topic: *topic,
+		MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 200 * time.Millisecond, CommitInterval: 0})
+	next := map[int]int64{}
+	for i := 0; i < len(records); i++ {
+		m, err := rd.FetchMessage(ctx)
+		if err != nil {
+			jsonl.Fail("consume", err)
+		}
+		jsonl.Emit("consumed", map[string]interface{}{"partition": m.Partition, "offset": m.Offset,
+			"key": jsonl.Hex(m.Key), "value": jsonl.Hex(m.Value)})
+		if err := rd.CommitMessages(ctx, m); err != nil {
+			jsonl.Fail("commit", err)
+		}
+		next[m.Partition] = m.Offset + 1
+	}
+	if err := rd.Close(); err != nil {
+		jsonl.Fail("commit", err)
+	}
+	cancel()
+	for p, o := range next {
+		jsonl.Emit("committed", map[string]interface{}{"partition": p, "offset": o})
+	}
+
+	// 4. List topics: Metadata for all topics.
+	conn, err := kafka.Dial("tcp", *bootstrap)
+	if err != nil {
+		jsonl.Fail("list_topics", err)
+	}
+	conn.SetDeadline(time.Now().Add(*timeout))
+	partitions, err := conn.ReadPartitions()
+	if err != nil {
+		jsonl.Fail("list_topics", err)
+	}
+	conn.Close()
+	seen := map[string]bool{}
+	names := []string{}
+	for _, p := range partitions {
+		if !seen[p.Topic] {
+			seen[p.Topic] = true
+			names = append(names, p.Topic)
+		}
+	}
+	sort.Strings(names)
+	jsonl.Emit("topics", map[string]interface{}{"topics": names})
+	jsonl.Emit("done", nil)
+}
