@@ -258,6 +258,12 @@ def build(program):
     return out
 
 
+# Clients that read a zero-length key or value as null (kafka-go 0.2's
+# readNewBytes): their consumed records are compared with that in mind; the
+# log itself is still checked byte for byte with confluent-kafka.
+EMPTY_READS_AS_NULL = {"kafkago"}
+
+
 def drive(b, proxy, program, binary, records, extra_args):
     topic, other, group = "go-%s" % program, "go-%s-other" % program, "go-%s-group" % program
     clients.create_topic(b.bootstrap, topic, 1)
@@ -282,7 +288,7 @@ def drive(b, proxy, program, binary, records, extra_args):
     report(program, proxy, events, rc, stderr, b.log_since(mark))
     errors = [e for e in events if e["event"] == "error"]
     assert rc == 0 and not errors, "%s failed (exit %d): %s" % (program, rc, errors or stderr[-2000:])
-    verify_results(b, records, events, topic, other, group)
+    verify_results(b, records, events, topic, other, group, program in EMPTY_READS_AS_NULL)
 
 
 def report(program, proxy, events, rc, stderr, server_log):
@@ -309,7 +315,7 @@ def report(program, proxy, events, rc, stderr, server_log):
         print("%s: stderr tail:\n%s" % (program, stderr[-1500:]))
 
 
-def verify_results(b, records, events, topic, other, group):
+def verify_results(b, records, events, topic, other, group, empty_reads_as_null):
     n = len(records)
     produced = [e for e in events if e["event"] == "produced"]
     assert len(produced) == n, "produced %d of %d" % (len(produced), n)
@@ -320,6 +326,8 @@ def verify_results(b, records, events, topic, other, group):
     assert [(e["partition"], e["offset"]) for e in consumed] == [(0, i) for i in range(n)], \
         "consumed positions %r" % [(e["partition"], e["offset"]) for e in consumed][:10]
     for i, (e, (k, v)) in enumerate(zip(consumed, records)):
+        if empty_reads_as_null:
+            k, v = k or None, v or None
         assert (e["key"], e["value"]) == (hexify(k), hexify(v)), \
             "record %d: got key=%r value=%.60r, want key=%r value=%.60r" % (
                 i, e["key"], e["value"], hexify(k), hexify(v))
@@ -359,7 +367,7 @@ def check_sarama_oldest_group_version():
 
 
 def check_kafka_go():
-    run_go("kafkago")
+    run_go("kafkago", ["-other", "go-kafkago-other"])
 
 
 def check_confluent_kafka_go():

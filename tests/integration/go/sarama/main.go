@@ -136,21 +136,34 @@ func main() {
 		jsonl.Emit("committed", map[string]interface{}{"partition": p, "offset": o})
 	}
 
-	// 4. List topics: Metadata for all topics, then DescribeConfigs.
-	admin, err := sarama.NewClusterAdmin([]string{*bootstrap}, conf)
-	if err != nil {
-		jsonl.Fail("list_topics", err)
-	}
-	topics, err := admin.ListTopics()
-	if err != nil {
-		jsonl.Fail("list_topics", err)
-	}
+	// 4. List topics. ClusterAdmin.ListTopics (Metadata for all topics, then
+	// DescribeConfigs) needs Config.Version 0.11 or later, which sarama
+	// checks itself; before that a user lists them with Client.Topics.
 	names := []string{}
-	for name := range topics {
-		names = append(names, name)
+	if version.IsAtLeast(sarama.V0_11_0_0) {
+		admin, err := sarama.NewClusterAdmin([]string{*bootstrap}, conf)
+		if err != nil {
+			jsonl.Fail("list_topics", err)
+		}
+		topics, err := admin.ListTopics()
+		if err != nil {
+			jsonl.Fail("list_topics", err)
+		}
+		for name := range topics {
+			names = append(names, name)
+		}
+		admin.Close()
+	} else {
+		client, err := sarama.NewClient([]string{*bootstrap}, conf)
+		if err != nil {
+			jsonl.Fail("list_topics", err)
+		}
+		if names, err = client.Topics(); err != nil {
+			jsonl.Fail("list_topics", err)
+		}
+		client.Close()
 	}
 	sort.Strings(names)
 	jsonl.Emit("topics", map[string]interface{}{"topics": names})
-	admin.Close()
 	jsonl.Emit("done", nil)
 }
