@@ -259,6 +259,19 @@ static const st_batch_check_t *up_fails(const uint8_t *set, size_t len, const st
     return check;
 }
 
+/* The v2 batch holds kp_records, with their v1 timestamps or none (v0). */
+static void check_kp_batch(const uint8_t *batch, size_t len, int8_t magic, st_arena_t *arena) {
+    st_record_t recs[4];
+    assert_int_equal(batch_records(batch, len, recs, 4, arena), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(recs[i].offset_delta, i);
+        assert_int_equal(recs[i].header_count, 0);
+        check_field(recs[i].key, recs[i].key_len, kp_records[i].key, kp_records[i].key_len);
+        check_field(recs[i].value, recs[i].value_len, kp_records[i].value, kp_records[i].value_len);
+        assert_int_equal(batch_timestamp(batch, &recs[i]), magic ? TS + i : -1);
+    }
+}
+
 /* ---- up-conversion --------------------------------------------------------- */
 
 static void test_kafka_python_sets(void **state) {
@@ -286,15 +299,7 @@ static void test_kafka_python_sets(void **state) {
         assert_int_equal(h.attributes & ST_BATCH_ATTR_CODEC_MASK, sets[s].codec);
         assert_int_equal(h.base_offset, 0);
         assert_int_equal(h.producer_id, -1);
-        st_record_t recs[4];
-        assert_int_equal(batch_records(out.data, out.len, recs, 4, &arena), 3);
-        for (int i = 0; i < 3; i++) {
-            assert_int_equal(recs[i].offset_delta, i);
-            assert_int_equal(recs[i].header_count, 0);
-            check_field(recs[i].key, recs[i].key_len, kp_records[i].key, kp_records[i].key_len);
-            check_field(recs[i].value, recs[i].value_len, kp_records[i].value, kp_records[i].value_len);
-            assert_int_equal(batch_timestamp(out.data, &recs[i]), sets[s].magic ? TS + i : -1);
-        }
+        check_kp_batch(out.data, out.len, sets[s].magic, &arena);
         st_writer_free(&out);
         st_arena_free(&arena);
     }
@@ -797,13 +802,7 @@ static void test_down_convert_wrappers(void **state) {
             st_writer_t again;
             st_writer_init(&again, 0);
             up_ok(r.out.data, r.out.len, &arena, &again);
-            st_record_t recs[4];
-            assert_int_equal(batch_records(again.data, again.len, recs, 4, &arena), 3);
-            for (int i = 0; i < 3; i++) {
-                check_field(recs[i].key, recs[i].key_len, kp_records[i].key, kp_records[i].key_len);
-                check_field(recs[i].value, recs[i].value_len, kp_records[i].value, kp_records[i].value_len);
-                assert_int_equal(batch_timestamp(again.data, &recs[i]), magic ? TS + i : -1);
-            }
+            check_kp_batch(again.data, again.len, magic, &arena);
             st_writer_free(&again);
             st_writer_free(&r.out);
             st_writer_free(&log);

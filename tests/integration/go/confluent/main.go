@@ -7,7 +7,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"sort"
 	"time"
@@ -17,30 +16,20 @@ import (
 )
 
 func main() {
-	bootstrap := flag.String("bootstrap", "127.0.0.1:9092", "broker address")
-	topic := flag.String("topic", "", "topic to produce to and consume from")
-	group := flag.String("group", "", "consumer group")
-	recordsPath := flag.String("records", "", "JSON lines of {\"key\":hex,\"value\":hex}")
-	timeout := flag.Duration("timeout", 60*time.Second, "limit for each step")
-	flag.Parse()
-
-	records, err := jsonl.ReadRecords(*recordsPath)
-	if err != nil {
-		jsonl.Fail("records", err)
-	}
+	o := jsonl.ParseFlags()
 	_, libVersion := kafka.LibraryVersion()
 	jsonl.Emit("start", map[string]interface{}{"client": "confluent-kafka-go", "librdkafka": libVersion})
-	timeoutMs := int(*timeout / time.Millisecond)
+	timeoutMs := int(o.Timeout / time.Millisecond)
 
 	// 1. Produce, waiting for each delivery report.
-	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": *bootstrap, "acks": "all",
+	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": o.Bootstrap, "acks": "all",
 		"client.id": "strata-go-confluent", "message.timeout.ms": timeoutMs})
 	if err != nil {
 		jsonl.Fail("produce", err)
 	}
 	reports := make(chan kafka.Event, 1)
-	for _, r := range records {
-		msg := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: topic, Partition: 0},
+	for _, r := range o.Records {
+		msg := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &o.Topic, Partition: 0},
 			Key: r.Key, Value: r.Value}
 		if err := p.Produce(msg, reports); err != nil {
 			jsonl.Fail("produce", err)
@@ -55,19 +44,19 @@ func main() {
 	p.Close()
 
 	// 2. Consume in the group, 3. commit what was consumed, synchronously.
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": *bootstrap, "group.id": *group,
+	c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": o.Bootstrap, "group.id": o.Group,
 		"client.id": "strata-go-confluent", "auto.offset.reset": "earliest", "enable.auto.commit": false})
 	if err != nil {
 		jsonl.Fail("consume", err)
 	}
-	if err := c.Subscribe(*topic, nil); err != nil {
+	if err := c.Subscribe(o.Topic, nil); err != nil {
 		jsonl.Fail("consume", err)
 	}
-	deadline := time.Now().Add(*timeout)
+	deadline := time.Now().Add(o.Timeout)
 	got := 0
-	for got < len(records) {
+	for got < len(o.Records) {
 		if time.Now().After(deadline) {
-			jsonl.Fail("consume", fmt.Errorf("consumed %d of %d records within %s", got, len(records), *timeout))
+			jsonl.Fail("consume", fmt.Errorf("consumed %d of %d records within %s", got, len(o.Records), o.Timeout))
 		}
 		switch e := c.Poll(200).(type) {
 		case *kafka.Message:

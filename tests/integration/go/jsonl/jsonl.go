@@ -7,10 +7,39 @@ import (
 	"bufio"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"sync"
+	"time"
 )
+
+// Options are the flags every program takes.
+type Options struct {
+	Bootstrap string
+	Topic     string
+	Group     string
+	Records   []Record
+	Timeout   time.Duration // for each step
+}
+
+// ParseFlags parses the command line (a program defines its own flags
+// before calling it) and reads the records; it exits 1 when they do not read.
+func ParseFlags() Options {
+	var o Options
+	flag.StringVar(&o.Bootstrap, "bootstrap", "127.0.0.1:9092", "broker address")
+	flag.StringVar(&o.Topic, "topic", "", "topic to produce to and consume from")
+	flag.StringVar(&o.Group, "group", "", "consumer group")
+	recordsPath := flag.String("records", "", "JSON lines of {\"key\":hex,\"value\":hex}")
+	flag.DurationVar(&o.Timeout, "timeout", 60*time.Second, "limit for each step")
+	flag.Parse()
+	records, err := ReadRecords(*recordsPath)
+	if err != nil {
+		Fail("records", err)
+	}
+	o.Records = records
+	return o
+}
 
 // Record is one record to produce; nil is a null key or value.
 type Record struct {

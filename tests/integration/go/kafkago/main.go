@@ -19,26 +19,16 @@ import (
 )
 
 func main() {
-	bootstrap := flag.String("bootstrap", "127.0.0.1:9092", "broker address")
-	topic := flag.String("topic", "", "topic to produce to and consume from")
-	group := flag.String("group", "", "consumer group")
-	recordsPath := flag.String("records", "", "JSON lines of {\"key\":hex,\"value\":hex}")
-	timeout := flag.Duration("timeout", 60*time.Second, "limit for each step")
 	other := flag.String("other", "", "a second topic to look up with -topic")
-	flag.Parse()
-
-	records, err := jsonl.ReadRecords(*recordsPath)
-	if err != nil {
-		jsonl.Fail("records", err)
-	}
+	o := jsonl.ParseFlags()
 	jsonl.Emit("start", map[string]interface{}{"client": "kafka-go"})
 
 	// 1. Produce. The Writer returns no offsets; the consumed ones are
 	// checked instead.
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	w := kafka.NewWriter(kafka.WriterConfig{Brokers: []string{*bootstrap}, Topic: *topic,
-		Balancer: &kafka.LeastBytes{}, BatchSize: 1, ReadTimeout: *timeout, WriteTimeout: *timeout})
-	for _, r := range records {
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	w := kafka.NewWriter(kafka.WriterConfig{Brokers: []string{o.Bootstrap}, Topic: o.Topic,
+		Balancer: &kafka.LeastBytes{}, BatchSize: 1, ReadTimeout: o.Timeout, WriteTimeout: o.Timeout})
+	for _, r := range o.Records {
 		if err := w.WriteMessages(ctx, kafka.Message{Key: r.Key, Value: r.Value}); err != nil {
 			jsonl.Fail("produce", err)
 		}
@@ -51,11 +41,11 @@ func main() {
 
 	// 2. Consume in the group; 3. commit each record (CommitInterval 0:
 	// synchronous commits).
-	ctx, cancel = context.WithTimeout(context.Background(), *timeout)
-	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{*bootstrap}, GroupID: *group, Topic: *topic,
+	ctx, cancel = context.WithTimeout(context.Background(), o.Timeout)
+	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{o.Bootstrap}, GroupID: o.Group, Topic: o.Topic,
 		MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 200 * time.Millisecond, CommitInterval: 0})
 	next := map[int]int64{}
-	for i := 0; i < len(records); i++ {
+	for i := 0; i < len(o.Records); i++ {
 		m, err := rd.FetchMessage(ctx)
 		if err != nil {
 			jsonl.Fail("consume", err)
@@ -76,12 +66,12 @@ func main() {
 	}
 
 	// 4. List topics: Metadata for the two topics.
-	conn, err := kafka.Dial("tcp", *bootstrap)
+	conn, err := kafka.Dial("tcp", o.Bootstrap)
 	if err != nil {
 		jsonl.Fail("list_topics", err)
 	}
-	conn.SetDeadline(time.Now().Add(*timeout))
-	partitions, err := conn.ReadPartitions(*topic, *other)
+	conn.SetDeadline(time.Now().Add(o.Timeout))
+	partitions, err := conn.ReadPartitions(o.Topic, *other)
 	if err != nil {
 		jsonl.Fail("list_topics", err)
 	}

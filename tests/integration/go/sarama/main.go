@@ -50,18 +50,8 @@ func (h *groupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.Cons
 }
 
 func main() {
-	bootstrap := flag.String("bootstrap", "127.0.0.1:9092", "broker address")
-	topic := flag.String("topic", "", "topic to produce to and consume from")
-	group := flag.String("group", "", "consumer group")
-	recordsPath := flag.String("records", "", "JSON lines of {\"key\":hex,\"value\":hex}")
 	versionText := flag.String("version", "1.0.0", "sarama Config.Version (the Kafka version it assumes)")
-	timeout := flag.Duration("timeout", 60*time.Second, "limit for each step")
-	flag.Parse()
-
-	records, err := jsonl.ReadRecords(*recordsPath)
-	if err != nil {
-		jsonl.Fail("records", err)
-	}
+	o := jsonl.ParseFlags()
 	version, err := sarama.ParseKafkaVersion(*versionText)
 	if err != nil {
 		jsonl.Fail("version", err)
@@ -69,9 +59,9 @@ func main() {
 	conf := sarama.NewConfig()
 	conf.ClientID = "strata-go-sarama"
 	conf.Version = version
-	conf.Net.DialTimeout = *timeout
-	conf.Net.ReadTimeout = *timeout
-	conf.Net.WriteTimeout = *timeout
+	conf.Net.DialTimeout = o.Timeout
+	conf.Net.ReadTimeout = o.Timeout
+	conf.Net.WriteTimeout = o.Timeout
 	conf.Producer.RequiredAcks = sarama.WaitForAll
 	conf.Producer.Return.Successes = true
 	conf.Producer.Partitioner = sarama.NewManualPartitioner
@@ -80,12 +70,12 @@ func main() {
 	jsonl.Emit("start", map[string]interface{}{"client": "sarama", "version": version.String()})
 
 	// 1. Produce: one synchronous send per record.
-	producer, err := sarama.NewSyncProducer([]string{*bootstrap}, conf)
+	producer, err := sarama.NewSyncProducer([]string{o.Bootstrap}, conf)
 	if err != nil {
 		jsonl.Fail("produce", err)
 	}
-	for _, r := range records {
-		msg := &sarama.ProducerMessage{Topic: *topic, Partition: 0}
+	for _, r := range o.Records {
+		msg := &sarama.ProducerMessage{Topic: o.Topic, Partition: 0}
 		if r.Key != nil {
 			msg.Key = sarama.ByteEncoder(r.Key)
 		}
@@ -104,7 +94,7 @@ func main() {
 
 	// 2. Consume in the group; 3. commit: the offset manager commits the
 	// marked offsets when the group closes.
-	cg, err := sarama.NewConsumerGroup([]string{*bootstrap}, *group, conf)
+	cg, err := sarama.NewConsumerGroup([]string{o.Bootstrap}, o.Group, conf)
 	if err != nil {
 		jsonl.Fail("consume", err)
 	}
@@ -113,11 +103,11 @@ func main() {
 			jsonl.Emit("warning", map[string]interface{}{"step": "consume", "error": err.Error()})
 		}
 	}()
-	h := &groupHandler{n: len(records), done: make(chan struct{}), next: map[int32]int64{}}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	h := &groupHandler{n: len(o.Records), done: make(chan struct{}), next: map[int32]int64{}}
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
 	go func() {
 		for ctx.Err() == nil {
-			if err := cg.Consume(ctx, []string{*topic}, h); err != nil {
+			if err := cg.Consume(ctx, []string{o.Topic}, h); err != nil {
 				jsonl.Emit("warning", map[string]interface{}{"step": "consume", "error": err.Error()})
 				time.Sleep(200 * time.Millisecond)
 			}
@@ -126,7 +116,7 @@ func main() {
 	select {
 	case <-h.done:
 	case <-ctx.Done():
-		jsonl.Fail("consume", fmt.Errorf("consumed %d of %d records within %s", h.got, h.n, *timeout))
+		jsonl.Fail("consume", fmt.Errorf("consumed %d of %d records within %s", h.got, h.n, o.Timeout))
 	}
 	cancel()
 	if err := cg.Close(); err != nil {
@@ -141,7 +131,7 @@ func main() {
 	// checks itself; before that a user lists them with Client.Topics.
 	names := []string{}
 	if version.IsAtLeast(sarama.V0_11_0_0) {
-		admin, err := sarama.NewClusterAdmin([]string{*bootstrap}, conf)
+		admin, err := sarama.NewClusterAdmin([]string{o.Bootstrap}, conf)
 		if err != nil {
 			jsonl.Fail("list_topics", err)
 		}
@@ -154,7 +144,7 @@ func main() {
 		}
 		admin.Close()
 	} else {
-		client, err := sarama.NewClient([]string{*bootstrap}, conf)
+		client, err := sarama.NewClient([]string{o.Bootstrap}, conf)
 		if err != nil {
 			jsonl.Fail("list_topics", err)
 		}
