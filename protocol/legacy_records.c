@@ -248,7 +248,7 @@ static size_t message_bytes(int8_t magic, int32_t key_len, int32_t value_len) {
 }
 
 int st_legacy_first_magic(const uint8_t *set, size_t len) {
-    return len > LEGACY_MAGIC_AT ? (int8_t)set[LEGACY_MAGIC_AT] : -1;
+    return len > LEGACY_MAGIC_AT ? set[LEGACY_MAGIC_AT] : -1;
 }
 
 /* ---- up-conversion --------------------------------------------------------- */

@@ -37,10 +37,11 @@
 #define ST_LEGACY_ATTR_CODEC_MASK 0x07
 #define ST_LEGACY_ATTR_LOG_APPEND_TIME 0x08
 
-/* The magic of the first entry of a message set, or -1 when fewer bytes
- * than its magic byte are present. Produce v0-2 may carry a v2 batch too
- * (Kafka does not check the magic below v3): a handler sends magic 2 to
- * st_batch_validate and 0/1 to st_legacy_up_convert. */
+/* The magic byte of the first entry of a message set (0-255), or -1 when
+ * the set is too short to have one. Produce v0-2 may carry a v2 batch too
+ * (Kafka does not check the magic below v3): a handler sends 0 and 1 to
+ * st_legacy_up_convert and anything else down the v2 path, which refuses
+ * what is not 2. */
 int st_legacy_first_magic(const uint8_t *set, size_t len);
 
 /*

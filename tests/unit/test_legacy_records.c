@@ -674,6 +674,8 @@ static void test_record_rules(void **state) {
     size_t first_len = 12 + (size_t)st_get_i32be(set.data + 8);
     assert_int_equal(st_legacy_first_magic(set.data + first_len, set.len - first_len), 2);
     assert_int_equal(st_legacy_first_magic(set.data, 16), -1);
+    set.data[16] = 0xff;
+    assert_int_equal(st_legacy_first_magic(set.data, set.len), 255);
 
     /* max.message.bytes counts an entry with its 12-byte overhead. */
     st_writer_reset(&set);
