@@ -23,6 +23,7 @@ Not in run.py's discovery yet (it picks up test_*.py only): sarama 1.22 and
 kafka-go 0.2 need API versions the server does not serve yet. Written in
 harness.run_checks form so it can move there as test_go_clients.py.
 """
+import atexit
 import collections
 import json
 import os
@@ -242,6 +243,7 @@ def build(program):
     if not shutil.which("go"):
         raise AssertionError("go is not installed (Debian: golang-go; scripts/install-deps --test)")
     gopath = tempfile.mkdtemp(prefix="strata-gopath-")
+    atexit.register(shutil.rmtree, gopath, True)
     src = os.path.join(gopath, "src", "stratagotest")
     os.makedirs(src)
     for d in GO_SOURCES:
@@ -268,7 +270,9 @@ def drive(b, proxy, program, binary, records, extra_args):
     topic, other, group = "go-%s" % program, "go-%s-other" % program, "go-%s-group" % program
     clients.create_topic(b.bootstrap, topic, 1)
     clients.create_topic(b.bootstrap, other, 2)
-    path = os.path.join(tempfile.mkdtemp(prefix="strata-go-records-"), "records.jsonl")
+    records_dir = tempfile.mkdtemp(prefix="strata-go-records-")
+    atexit.register(shutil.rmtree, records_dir, True)
+    path = os.path.join(records_dir, "records.jsonl")
     with open(path, "w") as f:
         for k, v in records:
             f.write(json.dumps({"key": hexify(k), "value": hexify(v)}) + "\n")
