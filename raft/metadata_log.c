@@ -169,6 +169,9 @@ int st_metadata_log_append(st_metadata_log_t *m, const st_metadata_record_t *rec
     st_writer_init(&batch, 512);
     int err = st_batch_builder_finish(&builder, &batch);
     st_log_append_result_t res;
+    /* A refused append (a full disk) leaves nothing of the change in the
+     * log, and the log takes appends again once there is space (storage/
+     * log.h): the caller reports the error and nothing was applied. */
     if (err == 0) err = st_log_append(m->log, batch.data, batch.len, 0, now_ms, false, &res);
     if (err == 0) err = st_log_flush(m->log);
     st_writer_free(&batch);

@@ -40,6 +40,7 @@
  * failing accept at once, which is what spun at 100% CPU.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
@@ -364,36 +365,18 @@ static int parse_overrides(st_acceptor_t *a, const char *spec) {
     return err;
 }
 
-/* The name of the listener on `port` in `listeners` ("NAME://host:port,..."),
- * skipping controller listeners; "PLAINTEXT" when none matches. */
-static void listener_name(const st_config_t *cfg, int port, char *out, size_t out_len) {
-    snprintf(out, out_len, "PLAINTEXT");
-    const char *listeners = st_config_get_string(cfg, "listeners");
-    const char *controllers = st_config_get_string(cfg, "controller.listener.names");
-    if (!listeners) return;
-    char *copy = strdup(listeners);
-    if (!copy) return;
-    char *save = NULL;
-    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-        while (*item == ' ') item++;
-        char *sep = strstr(item, "://");
-        char *colon = sep ? strrchr(sep + 3, ':') : NULL;
-        if (!sep || !colon || atoi(colon + 1) != port) continue;
-        *sep = '\0';
-        if (controllers && strstr(controllers, item)) continue;
-        snprintf(out, out_len, "%s", item);
-        break;
-    }
-    free(copy);
-}
-
-int st_acceptor_start(st_broker_t *b, int listen_fd, int port) {
+int st_acceptor_start(st_broker_t *b, int listen_fd) {
     st_acceptor_t *a = calloc(1, sizeof *a);
     if (!a) return ST_ERR_NO_MEMORY;
     a->b = b;
     a->fd = listen_fd;
     const st_config_t *cfg = b->config;
-    listener_name(cfg, port, a->listener, sizeof a->listener);
+    /* As it appears in listener.name.<listener>.<key>: lower case (Kafka's
+     * ListenerName.configPrefix). */
+    const char *name = b->listener.name[0] ? b->listener.name : "PLAINTEXT";
+    size_t n = 0;
+    for (; name[n] && n + 1 < sizeof a->listener; n++) a->listener[n] = (char)tolower((unsigned char)name[n]);
+    a->listener[n] = '\0';
     int64_t listener_max = st_config_get_listener_long(cfg, a->listener, "max.connections");
     a->listener_max_connections = listener_max > INT32_MAX ? INT32_MAX : (int32_t)listener_max;
     int64_t now_us = st_monotonic_us();

@@ -113,6 +113,66 @@ bool st_config_is_set(const st_config_t *c, const char *name);
 int32_t st_config_unused_count(const st_config_t *c);
 void st_config_unused(const st_config_t *c, int32_t i, const char **name, const char **value);
 
+/* ---- Listeners ------------------------------------------------------------ */
+
+/* Kafka's SecurityProtocol. */
+typedef enum st_security_protocol {
+    ST_SECURITY_PROTOCOL_PLAINTEXT,
+    ST_SECURITY_PROTOCOL_SSL,
+    ST_SECURITY_PROTOCOL_SASL_PLAINTEXT,
+    ST_SECURITY_PROTOCOL_SASL_SSL,
+} st_security_protocol_t;
+
+/* "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL". */
+const char *st_security_protocol_name(st_security_protocol_t protocol);
+
+/* Limits on what `listeners`, `advertised.listeners` and
+ * `listener.security.protocol.map` may hold; more is a config error. */
+#define ST_LISTENERS_MAX 16
+#define ST_LISTENER_MAP_ENTRIES_MAX 32
+#define ST_LISTENER_NAME_MAX_CHARS 64
+#define ST_LISTENER_HOST_MAX_CHARS 255
+
+/* One endpoint of `listeners` or `advertised.listeners` (Kafka's Endpoint). */
+typedef struct st_listener {
+    char name[ST_LISTENER_NAME_MAX_CHARS + 1]; /* normalised (upper case), as Kafka's ListenerName */
+    st_security_protocol_t security_protocol;  /* from the effective listener.security.protocol.map */
+    char host[ST_LISTENER_HOST_MAX_CHARS + 1]; /* "" binds the wildcard address (Kafka's null host) */
+    int32_t port;                              /* 0: any free port */
+    bool controller;                           /* named in controller.listener.names: no clients */
+} st_listener_t;
+
+/* A small value type: copy it freely, nothing to free. */
+typedef struct st_listeners {
+    int32_t count;
+    st_listener_t items[ST_LISTENERS_MAX];
+} st_listeners_t;
+
+/*
+ * `listeners` as Kafka reads it (SocketServerConfigs.listenerListToEndPoints
+ * and AbstractKafkaConfig.validate): comma-separated NAME://host:port
+ * entries ("[::1]" for IPv6 hosts, an empty host for the wildcard); each
+ * name's protocol from listener.security.protocol.map (Kafka's default maps
+ * the four protocol names to themselves; while the map is not set and no
+ * SSL or SASL name is in use, the controller.listener.names map to
+ * PLAINTEXT, as KRaft does); names must differ, and so must non-zero ports
+ * (two IP-literal hosts may share one when one is IPv4 and the other IPv6).
+ * Returns 0 or ST_ERR_INVALID_CONFIG with Kafka's message in `err` ("Error
+ * creating broker listeners from '...': Each listener must have a different
+ * name, listeners: ...", "No security protocol defined for listener X",
+ * "Invalid security protocol `X` defined in listener.security.protocol.map").
+ * Which protocols the broker can serve is the broker's decision, not this
+ * parser's.
+ */
+int st_config_listeners(const st_config_t *c, st_listeners_t *out, char *err, size_t err_len);
+
+/*
+ * `advertised.listeners` (count 0 when unset): parsed the same way except
+ * that ports may repeat; every name must be one of `listeners`, and 0.0.0.0
+ * cannot be advertised, as Kafka validates.
+ */
+int st_config_advertised_listeners(const st_config_t *c, st_listeners_t *out, char *err, size_t err_len);
+
 /* ---- DescribeConfigs ---------------------------------------------------- */
 
 #define ST_CONFIG_SYNONYMS_MAX 8

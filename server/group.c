@@ -270,6 +270,13 @@ static int rs_append(st_groups_t *g, const char *group_id, record_set_t *rs) {
     st_log_append_result_t res;
     if (err == 0) err = st_log_append(p->log, batch.data, batch.len, p->leader_epoch, rs->now_ms, false, &res);
     st_writer_free(&batch);
+    if (err == ST_ERR_KAFKA_STORAGE_ERROR) {
+        /* The log said why when it failed (with the errno), once; a full disk
+         * heals in place (storage/log.h). Kafka answers a failed
+         * __consumer_offsets append so (GroupMetadataManager): clients find
+         * the coordinator again and retry. */
+        return ST_ERR_NOT_COORDINATOR;
+    }
     if (err != 0) {
         ST_ERROR("could not write to %s for group %s: %s", ST_OFFSETS_TOPIC, group_id, st_err_name(err));
         return ST_ERR_COORDINATOR_NOT_AVAILABLE;

@@ -1,11 +1,31 @@
 /*
  * Metadata: brokers, cluster id, controller, and topics with their
  * partitions; auto-creates unknown topics when auto.create.topics.enable
- * and the request allows it (v4+ asks; older versions always allow).
+ * and the request allows it (v4+ asks; older versions always allow), except
+ * internal topics.
  */
+#include <stdbool.h>
 #include <string.h>
 
+#include "server/group.h"
 #include "server/server.h"
+
+/*
+ * Topics that only their owner creates, with their own partition count and
+ * configs: __consumer_offsets by the group coordinator (group.c, compacted),
+ * the transaction and share-group state topics by coordinators to come, and
+ * __cluster_metadata, the metadata log itself, which is never a topic. A
+ * Metadata request naming one that does not exist yet (Burrow asks for
+ * __consumer_offsets before any group exists) gets UNKNOWN_TOPIC_OR_PARTITION
+ * and creates nothing, whatever auto.create.topics.enable says.
+ */
+static bool internal_topic_name(const char *name) {
+    static const char *const internal[] = {ST_OFFSETS_TOPIC, "__transaction_state", "__share_group_state",
+                                           "__cluster_metadata"};
+    for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++)
+        if (strcmp(name, internal[i]) == 0) return true;
+    return false;
+}
 
 static void fill_topic(st_broker_t *b, st_request_t *req, st_topic_t *t, st_metadata_response_metadata_response_topic_t *out) {
     out->error_code = 0;
@@ -87,7 +107,7 @@ int st_handle_metadata(st_broker_t *b, st_request_t *req) {
         } else {
             t = st_broker_topic(b, qt->name.ptr);
         }
-        if (!t && auto_create) {
+        if (!t && auto_create && !internal_topic_name(qt->name.ptr)) {
             char msg[256];
             int err = st_topic_name_validate(qt->name.ptr, msg, sizeof msg);
             if (err != 0) {
@@ -105,6 +125,7 @@ int st_handle_metadata(st_broker_t *b, st_request_t *req) {
         if (!t) {
             out->error_code = ST_ERR_UNKNOWN_TOPIC_OR_PARTITION;
             out->name = qt->name;
+            out->is_internal = internal_topic_name(qt->name.ptr);
             continue;
         }
         fill_topic(b, req, t, out);

@@ -1,10 +1,13 @@
 /*
  * strata-server <server.properties> [--override key=value ...]
+ * strata-server --version
  *
- * Starts one node: formats the data dir on first start, replays the
- * metadata log, opens the partitions (recovering their tails) and serves
+ * Starts one node: locks and (on first start) formats the data dir, replays
+ * the metadata log, opens the partitions (recovering their tails) and serves
  * the Kafka protocol until SIGTERM or SIGINT, then flushes and closes every
- * segment and exits 0.
+ * segment and exits 0. Like kafka-server-start.sh it needs a config file:
+ * without one it prints its usage and exits 2; a start that fails exits 1
+ * (2 for a config file that does not load) after one line saying why.
  */
 #include <malloc.h>
 #include <signal.h>
@@ -15,9 +18,11 @@
 #include <unistd.h>
 
 #include "server/server.h"
+#include "strata_version.h"
 
-static void usage(void) {
-    fprintf(stderr, "usage: strata-server <server.properties> [--override key=value ...]\n");
+static void usage(FILE *out) {
+    fprintf(out, "usage: strata-server <server.properties> [--override key=value ...]\n"
+                 "       strata-server --version\n");
 }
 
 static void on_signal(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
@@ -41,14 +46,25 @@ int main(int argc, char **argv) {
         } else if (strncmp(argv[i], "--override=", 11) == 0) {
             overrides[override_count++] = argv[i] + 11;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage();
+            usage(stdout);
+            free(overrides);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("strata-server %s\n", STRATA_VERSION);
+            free(overrides);
             return 0;
         } else if (!path && argv[i][0] != '-') {
             path = argv[i];
         } else {
-            usage();
+            usage(stderr);
+            free(overrides);
             return 2;
         }
+    }
+    if (!path) {
+        usage(stderr);
+        free(overrides);
+        return 2;
     }
     int64_t started_ms = st_monotonic_ms();
     /* Request arenas of a megabyte come and go with every produce: keep
@@ -60,6 +76,7 @@ int main(int argc, char **argv) {
     st_config_t *config = NULL;
     if (st_config_load(&config, path, override_count, overrides, err, sizeof err) != 0) {
         ST_ERROR("configuration: %s", err);
+        free(overrides);
         return 2;
     }
     for (int32_t i = 0; i < st_config_unused_count(config); i++) {
@@ -76,10 +93,10 @@ int main(int argc, char **argv) {
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
     static st_broker_t broker;
+    /* The reason for a failure is logged where it is found: one line. */
     int rc = st_broker_start(&broker, config);
     if (rc != 0) {
-        ST_ERROR("could not start: %s", st_err_name(rc));
-        st_broker_stop(&broker);
+        close(sfd);
         st_config_free(config);
         free(overrides);
         return 1;

@@ -893,7 +893,7 @@ int st_network_listen(st_broker_t *b, const char *host, int port) {
         return ST_ERR_IO;
     }
     set_nonblocking(fd);
-    int err = st_acceptor_start(b, fd, port);
+    int err = st_acceptor_start(b, fd);
     if (err != 0) {
         close(fd);
         return err;

@@ -12,6 +12,7 @@
  *     newest one already holds the state at the log end), so replay after a
  *     crash covers at most one segment.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,10 +44,18 @@ static void log_config_from_settings(const st_broker_t *b, const st_topic_settin
     cfg->drop_behind_bytes = b->log_drop_behind_bytes;
 }
 
+/* A snapshot only shortens the replay at the next open (invariant 3 holds
+ * with the previous one): a failure is worth a line, not a failed write. */
+static void warn_snapshot_failed(const st_partition_t *p, int64_t offset, int err) {
+    int e = errno;
+    ST_WARN("%s-%d: producer state snapshot at offset %lld failed: %s; the next open replays from the previous one",
+            p->topic->name, p->index, (long long)offset, err == ST_ERR_IO ? strerror(e) : st_err_name(err));
+}
+
 static void on_segment_roll(void *ctx, int64_t new_segment_base_offset) {
     st_partition_t *p = ctx;
     int err = st_producer_state_write_snapshot(p->producers, p->dir, new_segment_base_offset);
-    if (err != 0) ST_WARN("%s-%d: producer state snapshot failed: %s", p->topic->name, p->index, st_err_name(err));
+    if (err != 0) warn_snapshot_failed(p, new_segment_base_offset, err);
     st_producer_state_prune_snapshots(p->dir, 3);
 }
 
@@ -147,8 +156,10 @@ void st_partition_close(st_partition_t *p) {
         int64_t end = st_log_end_offset(p->log);
         /* A partition that was not written since it was opened already has
          * its snapshot at the end: rewriting it would cost two fsyncs. */
-        if (st_producer_state_dirty(p->producers) || st_producer_state_snapshot_offset(p->producers) != end)
-            st_producer_state_write_snapshot(p->producers, p->dir, end);
+        if (st_producer_state_dirty(p->producers) || st_producer_state_snapshot_offset(p->producers) != end) {
+            int err = st_producer_state_write_snapshot(p->producers, p->dir, end);
+            if (err != 0) warn_snapshot_failed(p, end, err);
+        }
         st_log_close(p->log);
     }
     st_producer_state_free(p->producers);
@@ -291,6 +302,13 @@ void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, 
 
     st_log_append_result_t ar;
     err = st_log_append(p->log, records, (size_t)len, p->leader_epoch, now, s->log_append_time, &ar);
+    if (err == ST_ERR_KAFKA_STORAGE_ERROR) {
+        /* The log wrote the line, with the errno, when it failed; the
+         * retries of every producer while it stays failed get no line of
+         * their own. Nothing of the batch is in the log. */
+        res->error = ST_ERR_KAFKA_STORAGE_ERROR;
+        return;
+    }
     if (err != 0) {
         ST_ERROR("%s-%d: append failed: %s", p->topic->name, p->index, st_err_name(err));
         return reject(p, res, err > 0 ? err : ST_ERR_KAFKA_STORAGE_ERROR, NULL);

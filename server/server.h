@@ -211,6 +211,8 @@ typedef struct st_metrics {
 /* ---- broker ---------------------------------------------------------------- */
 
 #define ST_TOPIC_BUCKETS 1024
+/* Entries of log.dirs; more is a config error. */
+#define ST_LOG_DIRS_MAX 16
 
 struct st_broker {
     st_config_t *config;
@@ -221,8 +223,13 @@ struct st_broker {
     char *host;        /* advertised host */
     int32_t port;      /* advertised port */
     char *data_dir;    /* first of log.dirs */
+    st_listener_t listener; /* the client listener served (one, PLAINTEXT; see broker.c) */
     int listen_fd;
     st_acceptor_t *acceptor; /* takes connections off listen_fd (acceptor.c) */
+    /* One per log.dirs entry, taken before anything touches the directory
+     * and held until st_broker_stop (storage/dir_lock.h). */
+    struct st_dir_lock *dir_locks[ST_LOG_DIRS_MAX];
+    int32_t dir_lock_count;
     /* topics by name */
     st_topic_t *topic_buckets[ST_TOPIC_BUCKETS];
     int32_t topic_count;
@@ -264,7 +271,12 @@ struct st_broker {
     bool stopping;
 };
 
+/* Starts the broker on a zeroed `b`. On failure everything it set up is
+ * already undone (do not call st_broker_stop) and the reason is logged; a
+ * start that fails before it opens the logs changes nothing on disk. */
 int st_broker_start(st_broker_t *b, st_config_t *config);
+/* Stops a started broker: closes connections, then every log cleanly, then
+ * releases the log-dir locks. */
 void st_broker_stop(st_broker_t *b);
 
 st_topic_t *st_broker_topic(st_broker_t *b, const char *name);
@@ -340,11 +352,11 @@ void st_network_adopt(st_broker_t *b, int fd, const struct sockaddr_in *peer);
 int32_t st_network_connections_from(const st_broker_t *b, uint32_t ipv4);
 
 /* ---- acceptor (acceptor.c): Kafka's connection quotas at accept ---------- */
-/* Starts accepting on `listen_fd` (the listener on `port`) within
+/* Starts accepting on `listen_fd` (b->listener's socket) within
  * max.connections, listener.name.<listener>.max.connections,
  * max.connection.creation.rate (both forms) and max.connections.per.ip(.overrides).
  * ST_ERR_INVALID_CONFIG for unusable overrides. */
-int st_acceptor_start(st_broker_t *b, int listen_fd, int port);
+int st_acceptor_start(st_broker_t *b, int listen_fd);
 void st_acceptor_stop(st_broker_t *b);
 /* A connection closed: a listener paused at a connection limit resumes. */
 void st_acceptor_connection_closed(st_broker_t *b);

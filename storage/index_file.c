@@ -49,6 +49,7 @@ int st_index_file_open(st_index_file_t *f, const char *path, int32_t entry_bytes
     f->size_valid = (size_t)st.st_size % (size_t)entry_bytes == 0 && whole * (size_t)entry_bytes == (size_t)st.st_size;
     f->entries = (int32_t)whole;
     f->entries_max = f->entries;
+    f->modified = st.st_mtim;
     if (map(f, whole * (size_t)entry_bytes, false)) goto err_close;
     return 0;
 err_close:
@@ -69,6 +70,8 @@ int st_index_file_make_writable(st_index_file_t *f, int32_t max_bytes) {
     if (ftruncate(f->fd, (off_t)used) != 0) return ST_ERR_IO;
     if (ftruncate(f->fd, (off_t)bytes) != 0) return ST_ERR_IO;
     if (map(f, bytes, true)) return ST_ERR_IO;
+    /* The entries' bytes were written before; everything after is a hole. */
+    f->allocated_bytes = used;
     f->entries_max = (int32_t)max_entries;
     f->writable = true;
     f->size_valid = true;
@@ -83,14 +86,34 @@ int st_index_file_trim(st_index_file_t *f) {
     unmap(f);
     f->writable = false;
     f->entries_max = f->entries;
+    f->allocated_bytes = 0;
     if (ftruncate(f->fd, (off_t)bytes) != 0) return ST_ERR_IO;
     f->size_valid = true;
     return map(f, bytes, false);
 }
 
+/* Gives [allocated_bytes, end) disk blocks, a page at a time: a store into
+ * a hole of a shared mapping on a full file system raises SIGBUS. One call
+ * per page of entries (512 offset-index entries), not per append. */
+static int allocate_through(st_index_file_t *f, size_t end) {
+    if (end <= f->allocated_bytes) return 0;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t upto = (end + page - 1) / page * page;
+    if (upto > f->map_bytes) upto = f->map_bytes;
+    int rc = posix_fallocate(f->fd, (off_t)f->allocated_bytes, (off_t)(upto - f->allocated_bytes));
+    if (rc != 0) {
+        errno = rc;
+        return ST_ERR_IO;
+    }
+    f->allocated_bytes = upto;
+    return 0;
+}
+
 int st_index_file_append(st_index_file_t *f, const uint8_t *entry) {
     if (!f->writable || f->entries >= f->entries_max) return ST_ERR_LIMIT;
-    memcpy(f->map + (size_t)f->entries * (size_t)f->entry_bytes, entry, (size_t)f->entry_bytes);
+    size_t at = (size_t)f->entries * (size_t)f->entry_bytes;
+    if (allocate_through(f, at + (size_t)f->entry_bytes)) return ST_ERR_IO;
+    memcpy(f->map + at, entry, (size_t)f->entry_bytes);
     f->entries++;
     return 0;
 }
@@ -117,6 +140,11 @@ int st_index_file_flush(st_index_file_t *f) {
         if (msync(f->map, len, MS_SYNC) != 0) return ST_ERR_IO;
     }
     return fsync(f->fd) == 0 ? 0 : ST_ERR_IO;
+}
+
+int st_index_file_touch(st_index_file_t *f) {
+    if (f->fd < 0 || futimens(f->fd, NULL) != 0) return ST_ERR_IO;
+    return 0;
 }
 
 void st_index_file_close(st_index_file_t *f) {

@@ -1,14 +1,16 @@
 #include "storage/log.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "protocol/errors.h"
 #include "protocol/record_batch.h"
 #include "storage/checkpoint.h"
@@ -17,6 +19,10 @@
 #include "storage/segment.h"
 
 #define LOG_SEGMENT_NAME_DIGITS 20
+/* A log failed by a full disk re-checks its tail at the next write, but not
+ * more often than this: clients retry a refused produce within ~100 ms, and
+ * each re-check reads the tail. */
+#define LOG_FAILED_RECHECK_INTERVAL_MS 100
 
 struct st_log {
     char *dir;
@@ -51,7 +57,15 @@ struct st_log {
      * written with the recovery point, and recovery reassigns epochs from
      * the batches past the recovery point (Kafka's LogSegment.recover). */
     bool epochs_unsynced;
+    /* FAILED (see the header). for_good: only a reopen recovers it; else a
+     * full disk, which a re-check of the tail ends (leave_failed). */
     bool failed;
+    bool failed_for_good;
+    int failed_errno;
+    int64_t last_recheck_ms;  /* INT64_MIN: never */
+    int64_t refused_writes;   /* while failed, for the line that reports the end */
+    bool failure_reported;    /* the ERROR line is out; the INFO line at the next good append closes it */
+    bool checkpoint_failing;  /* a checkpoint write failed and was reported */
 };
 
 void st_log_config_default(st_log_config_t *cfg) {
@@ -86,9 +100,97 @@ static bool config_valid(const st_log_config_t *cfg) {
 
 static st_segment_t *active(const st_log_t *log) { return log->segments[log->segment_count - 1]; }
 
-/* The log refuses writes after an I/O error until reopened (STYLE 8). */
-static int fail(st_log_t *log) {
+static bool is_space_errno(int e) { return e == ENOSPC || e == EDQUOT; }
+
+/*
+ * The log refuses writes after an I/O error (STYLE 8), with one ERROR line
+ * naming the errno, not one per refused write. A write refused for lack of
+ * space changed nothing that memory does not know about (the failed write's
+ * partial bytes are cut), so a re-check of the tail ends it (leave_failed);
+ * anything else (an fsync error, after which the page cache cannot be
+ * trusted, EIO, a segment list that no longer matches the disk) lasts until
+ * the log is reopened and recovered from disk. Call right after the failing
+ * call: errno is read first.
+ */
+static int fail_as(st_log_t *log, bool for_good, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_as(st_log_t *log, bool for_good, const char *fmt, ...) {
+    int e = errno;
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    bool was_for_good = log->failed_for_good;
     log->failed = true;
+    log->failed_errno = e;
+    if (for_good || !is_space_errno(e)) log->failed_for_good = true;
+    if (!log->failure_reported || (log->failed_for_good && !was_for_good)) {
+        ST_ERROR("%s: %s failed: %s (errno %d); the log refuses writes (KAFKA_STORAGE_ERROR) %s", log->dir, what,
+                 strerror(e), e,
+                 log->failed_for_good ? "until the broker restarts and recovers it from disk"
+                                      : "until space is free: its tail is re-checked from disk at the next write");
+        log->failure_reported = true;
+    }
+    return ST_ERR_KAFKA_STORAGE_ERROR;
+}
+#define fail(log, ...) fail_as((log), false, __VA_ARGS__)
+#define fail_for_good(log, ...) fail_as((log), true, __VA_ARGS__)
+
+/* "<20 digits>.log" of a segment, for log lines. */
+typedef struct segment_name {
+    char text[LOG_SEGMENT_NAME_DIGITS + 8];
+} segment_name_t;
+
+static segment_name_t segment_name(int64_t base) {
+    segment_name_t n;
+    snprintf(n.text, sizeof n.text, "%020" PRId64 ".log", base);
+    return n;
+}
+
+/*
+ * FAILED -> WRITABLE after a full disk (SQLite's pager leaves its ERROR
+ * state the same way: only after re-reading what is on disk). The active
+ * segment's tail must be exactly what memory says was written: the bytes a
+ * failed write left are cut, the header chain and the last batch's CRC are
+ * checked (st_segment_recheck_tail). Nothing else can be out of step: every
+ * other write that can fail for lack of space either completed or changed
+ * nothing (checkpoints are replaced atomically, a segment is listed only
+ * once its file exists). At most every LOG_FAILED_RECHECK_INTERVAL_MS.
+ */
+static int leave_failed(st_log_t *log, int64_t now_ms) {
+    if (!log->failed) return 0;
+    if (log->failed_for_good) return ST_ERR_KAFKA_STORAGE_ERROR;
+    if (log->last_recheck_ms != INT64_MIN && now_ms >= log->last_recheck_ms &&
+        now_ms - log->last_recheck_ms < LOG_FAILED_RECHECK_INTERVAL_MS)
+        return ST_ERR_KAFKA_STORAGE_ERROR;
+    log->last_recheck_ms = now_ms;
+    st_segment_t *seg = active(log);
+    int rc = st_segment_recheck_tail(seg);
+    if (rc == ST_ERR_CORRUPT) {
+        log->failed_for_good = true;
+        ST_ERROR("%s: after the failed write, %s does not end with what was written (%" PRId64 " bytes, last offset %"
+                 PRId64 "); the log refuses writes (KAFKA_STORAGE_ERROR) until the broker restarts and recovers it"
+                 " from disk", log->dir, segment_name(seg->base_offset).text, seg->size_bytes, seg->next_offset - 1);
+        return ST_ERR_KAFKA_STORAGE_ERROR;
+    }
+    if (rc) return fail_for_good(log, "re-checking the tail of %s", segment_name(seg->base_offset).text);
+    log->failed = false;
+    return 0;
+}
+
+/* A good write after a reported failure ends the episode with one line. */
+static void report_writes_resumed(st_log_t *log) {
+    if (!log->failure_reported) return;
+    ST_INFO("%s: writes succeed again after \"%s\" (errno %d): the tail was re-checked from disk; %" PRId64
+            " write(s) were refused meanwhile", log->dir, strerror(log->failed_errno), log->failed_errno,
+            log->refused_writes);
+    log->failure_reported = false;
+    log->refused_writes = 0;
+}
+
+/* The refusal of a write while FAILED (counted for the closing line). */
+static int refuse(st_log_t *log) {
+    log->refused_writes++;
     return ST_ERR_KAFKA_STORAGE_ERROR;
 }
 
@@ -129,6 +231,29 @@ static int persist_recovery_point(st_log_t *log) {
     if (st_checkpoint_write_offset(log->dir, ST_CHECKPOINT_RECOVERY_POINT, log->recovery_point)) return ST_ERR_IO;
     log->recovery_point_on_disk = log->recovery_point;
     return 0;
+}
+
+/* A checkpoint write failed where an older value on disk is safe (see the
+ * callers): reported once per run of failures, retried by the next write of
+ * that checkpoint. */
+static void report_checkpoint_failure(st_log_t *log, const char *name) {
+    int e = errno;
+    if (strcmp(name, ST_CHECKPOINT_LEADER_EPOCH) == 0) log->epochs_unsynced = true;
+    if (!log->checkpoint_failing)
+        ST_WARN("%s: writing the %s checkpoint failed: %s (errno %d); the one on disk stays, which is safe, and the"
+                " write is retried", log->dir, name, strerror(e), e);
+    log->checkpoint_failing = true;
+}
+
+/* The recovery point (with the leader epochs it covers) only saves
+ * recovery work: a lower value on disk makes recovery scan more, never
+ * less. So a failed write does not fail the log. */
+static void persist_recovery_point_or_defer(st_log_t *log) {
+    if (persist_recovery_point(log) == 0) {
+        log->checkpoint_failing = false;
+        return;
+    }
+    report_checkpoint_failure(log, ST_CHECKPOINT_RECOVERY_POINT);
 }
 
 static int persist_start_offset(st_log_t *log) {
@@ -239,7 +364,7 @@ static int epochs_assign(st_log_t *log, int32_t epoch, int64_t start_offset) {
  * per new epoch would stall the first append of every partition. */
 int st_log_assign_epoch(st_log_t *log, int32_t epoch, int64_t start_offset) {
     if (epoch < 0 || start_offset < 0) return ST_ERR_INVALID_REQUEST;
-    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    if (log->failed) return refuse(log);
     return epochs_assign(log, epoch, start_offset);
 }
 
@@ -390,6 +515,46 @@ static int restart_at(st_log_t *log, int64_t offset, int64_t now_ms) {
     return 0;
 }
 
+/* One WARN line per cut (Kafka's "Found invalid messages in log segment"):
+ * which file, where, why, how many bytes went and how many stayed, and
+ * what it means for the offsets. */
+static void report_cut(const st_log_t *log, const st_segment_t *seg, const st_segment_recovery_t *rec, bool last,
+                       int64_t next_base, int32_t later_segments) {
+    char path[ST_FS_PATH_MAX];
+    if (st_segment_path(path, log->dir, seg->base_offset, ".log")) return;
+    char offsets[160];
+    if (seg->next_offset > seg->base_offset)
+        snprintf(offsets, sizeof offsets, "offsets %" PRId64 " to %" PRId64, seg->base_offset, seg->next_offset - 1);
+    else
+        snprintf(offsets, sizeof offsets, "no batch");
+    if (last)
+        ST_WARN("Found invalid data in log segment %s at byte position %" PRId64 ": %s. Truncated %" PRId64
+                " bytes, kept %" PRId64 " valid bytes (%s); the log now ends at offset %" PRId64,
+                path, rec->valid_bytes, rec->reason, rec->truncated_bytes, rec->valid_bytes, offsets, seg->next_offset);
+    else
+        ST_WARN("Found invalid data in log segment %s at byte position %" PRId64 ": %s. Truncated %" PRId64
+                " bytes, kept %" PRId64 " valid bytes (%s); offsets %" PRId64 " to %" PRId64 " are gone, the %" PRId32
+                " later segment(s) are kept", path, rec->valid_bytes, rec->reason, rec->truncated_bytes,
+                rec->valid_bytes, offsets, seg->next_offset, next_base - 1, later_segments);
+}
+
+/*
+ * Kafka's LogLoader, with one difference. What is rescanned: after an
+ * unclean shutdown the segments holding offsets at or past the recovery
+ * point (their tails may be torn or unsynced: recoverLog); at any start the
+ * active segment (verified without writing after a clean shutdown), any
+ * segment whose indexes fail the load checks (loadSegmentFiles'
+ * sanityCheck: missing, not whole, past the .log's end, as for a truncated
+ * file), and any segment whose .log was written after its indexes, which
+ * only happens when something other than this log wrote it (checked, then
+ * trusted again). The difference: a segment found damaged is cut at its
+ * last whole valid batch and every later segment is kept. Kafka drops the
+ * later unflushed segments because a torn write may precede them; here a
+ * segment is fsynced before the next one is created (roll), so a later
+ * segment's existence proves the earlier one was whole, and each later
+ * segment is checked on its own. The offsets lost in between are a gap,
+ * which reads cross as they cross compacted ones (st_log_read).
+ */
 static int load_segments(st_log_t *log, const int64_t *bases, int32_t count, bool clean, int64_t now_ms) {
     const st_log_config_t *cfg = &log->cfg;
     for (int32_t i = 0; i < count; i++) {
@@ -402,55 +567,109 @@ static int load_segments(st_log_t *log, const int64_t *bases, int32_t count, boo
             return rc;
         }
     }
-    for (int32_t i = 0; i < log->segment_count; i++) {
+    bool *rebuilt = calloc((size_t)log->segment_count, sizeof *rebuilt);
+    if (!rebuilt) return ST_ERR_NO_MEMORY;
+    int rc = 0;
+    for (int32_t i = 0; i < log->segment_count && rc == 0; i++) {
         st_segment_t *seg = log->segments[i];
         bool last = i == log->segment_count - 1;
         int64_t next_base = last ? INT64_MAX : log->segments[i + 1]->base_offset;
-        /* Segments holding offsets at or past the recovery point may have
-         * torn or unsynced tails (Kafka's LogLoader.recoverLog). */
         bool unflushed = !clean && next_base > log->recovery_point;
-        if (last || unflushed || !seg->indexes_loaded_sane) {
-            /* After a clean shutdown the active segment is still checked
-             * batch by batch, but indexes that agree with it are kept as
-             * they are, read-only: nothing is written until the first
-             * append makes them writable. */
-            bool verified = false;
-            int rc = 0;
-            if (last && clean && seg->indexes_loaded_sane) rc = st_segment_verify(seg, next_base, &verified);
-            if (rc) return rc;
-            if (verified) continue;
-            int64_t cut;
-            rc = st_segment_recover(seg, cfg->index_interval_bytes, cfg->index_bytes_max, next_base,
-                                    epoch_from_recovered_batch, log, &cut);
-            if (rc) return rc;
-            /* A cut changed the .log: it has to reach the disk before the
-             * next clean marker does. */
-            if (cut > 0 && begin_write(log)) return ST_ERR_IO;
-            if (cut > 0 && !last) {
-                /* Everything after a bad batch is suspect. */
-                if (delete_segments_from(log, i + 1)) return ST_ERR_IO;
-                break;
+        /* Why a segment the log would trust gets rebuilt (for the INFO
+         * line); NULL for the routine recovery of unflushed segments. */
+        const char *why = NULL;
+        bool verify = false;
+        if (last && clean) {
+            /* The indexes are kept, read-only, when they agree with the
+             * .log: nothing is written until the first append. */
+            verify = seg->indexes_loaded_sane;
+            why = seg->indexes_loaded_sane ? "they disagree with the .log" : seg->index_problem;
+        } else if (!last && !unflushed) {
+            if (!seg->indexes_loaded_sane) {
+                why = seg->index_problem;
+            } else if (seg->modified_after_indexes) {
+                verify = true;
+                why = "the .log was written after its indexes and does not match them";
+            } else {
+                continue;
             }
+        }
+        if (verify) {
+            bool verified = false;
+            if ((rc = st_segment_verify(seg, next_base, &verified))) break;
+            if (verified) {
+                /* Checked: the next start trusts it again without a scan
+                 * (should this fail, it is only checked again). */
+                if (!last) (void)st_segment_touch_indexes(seg);
+                continue;
+            }
+        }
+        st_segment_recovery_t rec;
+        rc = st_segment_recover(seg, cfg->index_interval_bytes, cfg->index_bytes_max, next_base,
+                                epoch_from_recovered_batch, log, &rec);
+        if (rc) break;
+        rebuilt[i] = true;
+        if (rec.truncated_bytes > 0) {
+            report_cut(log, seg, &rec, last, next_base, log->segment_count - 1 - i);
+            /* The .log changed: it has to reach the disk before the next
+             * clean marker does. */
+            if ((rc = begin_write(log))) break;
+        } else if (why) {
+            /* One line per segment: a cut says more than the rebuild. */
+            char path[ST_FS_PATH_MAX];
+            if (st_segment_path(path, log->dir, seg->base_offset, ".log") == 0)
+                ST_INFO("Rebuilt the indexes of log segment %s: %s", path, why);
         }
     }
     /* The active segment's indexes become writable at its first append
-     * (make_writable), or already are when it was rebuilt. */
-    for (int32_t i = 0; i + 1 < log->segment_count; i++)
-        if (st_segment_make_inactive(log->segments[i])) return ST_ERR_IO;
-    return 0;
+     * (make_writable), or already are when it was rebuilt. Rebuilt inactive
+     * segments are fsynced here: nothing later flushes below the recovery
+     * point. */
+    for (int32_t i = 0; rc == 0 && i + 1 < log->segment_count; i++) {
+        if (st_segment_make_inactive(log->segments[i])) rc = ST_ERR_IO;
+        else if (rebuilt[i] && log->segments[i + 1]->base_offset <= log->recovery_point &&
+                 st_segment_flush(log->segments[i]))
+            rc = ST_ERR_IO;
+    }
+    free(rebuilt);
+    return rc;
+}
+
+/* Kafka logs the start of recovery for each unflushed segment; one line per
+ * log says the same: why, from where, how much. */
+static void report_unclean(const st_log_t *log, const int64_t *bases, int32_t count, bool recovery_point_read) {
+    int32_t unflushed = 0;
+    for (int32_t i = 0; i < count; i++) {
+        int64_t next_base = i + 1 < count ? bases[i + 1] : INT64_MAX;
+        if (next_base > log->recovery_point) unflushed++;
+    }
+    if (recovery_point_read)
+        ST_INFO("The log %s was not cleanly shut down: recovering %" PRId32 " unflushed segment(s) from the recovery"
+                " point, offset %" PRId64, log->dir, unflushed, log->recovery_point);
+    else
+        ST_INFO("The log %s was not cleanly shut down and has no readable %s checkpoint: recovering all %" PRId32
+                " segment(s)", log->dir, ST_CHECKPOINT_RECOVERY_POINT, unflushed);
 }
 
 static int delete_below_start(st_log_t *log, int64_t now_ms);
 
 int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_log_t **out) {
     if (!config_valid(cfg)) return ST_ERR_INVALID_CONFIG;
-    if (st_fs_mkdir_p(dir)) return ST_ERR_IO;
+    int mkdir_rc = st_fs_mkdir_p(dir);
+    if (mkdir_rc) {
+        int e = errno;
+        ST_ERROR("%s: creating the log directory failed: %s", dir,
+                 mkdir_rc == ST_ERR_IO ? strerror(e) : st_err_name(mkdir_rc));
+        return mkdir_rc;
+    }
     st_log_t *log = calloc(1, sizeof *log);
     if (!log) return ST_ERR_NO_MEMORY;
     log->cfg = *cfg;
     log->dir = strdup(dir);
+    log->last_recheck_ms = INT64_MIN;
     int64_t *bases = NULL;
     int32_t count = 0;
+    int saved_errno;
     int rc = log->dir ? 0 : ST_ERR_NO_MEMORY;
     if (rc == 0) rc = scan_dir(dir, &bases, &count);
     if (rc) goto err_free_log;
@@ -473,9 +692,11 @@ int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_
      * directory fsync that follows, and the segments may hold writes that
      * never reached the disk: everything is fsynced and rewritten once, as
      * before the marker was kept lazily. */
-    log->recovery_point_on_disk = clean && recovery_point_read ? recovery_point : -1;
-    /* A missing log-start-offset file reads as 0 (a new log never wrote
-     * one), so after a clean shutdown 0 is what the disk says. */
+    /* A missing recovery-point or log-start-offset file reads as 0 (a new
+     * log writes neither until its value leaves 0), so after a clean
+     * shutdown 0 is what the disk says: an open and close of such a log
+     * writes nothing (a start that fails after opening it leaves it as is). */
+    log->recovery_point_on_disk = clean ? (recovery_point_read ? recovery_point : 0) : -1;
     log->start_offset_on_disk = clean ? (start_read ? start : 0) : -1;
     log->unsynced = !clean;
     if (count == 0 && !start_read && !recovery_point_read) {
@@ -496,8 +717,9 @@ int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_
             st_segment_close(seg);
             goto err_free_bases;
         }
-    } else if ((rc = load_segments(log, bases, count, clean, now_ms))) {
-        goto err_close_segments;
+    } else {
+        if (!clean) report_unclean(log, bases, count, recovery_point_read);
+        if ((rc = load_segments(log, bases, count, clean, now_ms))) goto err_close_segments;
     }
     free(bases);
     bases = NULL;
@@ -522,10 +744,17 @@ int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_
     return 0;
 
 err_close_segments:
+    saved_errno = errno;
     close_segments(log);
+    errno = saved_errno;
 err_free_bases:
     free(bases);
 err_free_log:
+    saved_errno = errno;
+    if (rc == ST_ERR_IO)
+        ST_ERROR("%s: opening the log failed: %s (errno %d)", dir, strerror(saved_errno), saved_errno);
+    else
+        ST_ERROR("%s: opening the log failed: %s", dir, st_err_name(rc));
     free(log->segments);
     free(log->epochs);
     free(log->dir);
@@ -592,14 +821,15 @@ static int flush_segments(st_log_t *log) {
 }
 
 int st_log_flush(st_log_t *log) {
-    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
-    if (flush_segments(log)) return fail(log);
-    if (persist_recovery_point(log)) return fail(log);
+    if (log->failed) return refuse(log);
+    if (flush_segments(log))
+        return fail_for_good(log, "fsync of the segments from offset %" PRId64, log->recovery_point);
+    persist_recovery_point_or_defer(log);
     return 0;
 }
 
 int st_log_maybe_flush(st_log_t *log, int64_t now_ms) {
-    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    if (leave_failed(log, now_ms)) return ST_ERR_KAFKA_STORAGE_ERROR;
     if (log->cfg.flush_ms == INT64_MAX || now_ms - log->last_flush_ms < log->cfg.flush_ms) return 0;
     log->last_flush_ms = now_ms;
     if (log->recovery_point == log->end_offset) return 0;
@@ -614,15 +844,22 @@ int st_log_maybe_flush(st_log_t *log, int64_t now_ms) {
 static int roll(st_log_t *log, int64_t now_ms) {
     st_segment_t *old = active(log);
     int64_t base = log->end_offset;
-    if (begin_write(log) || st_segment_make_inactive(old) || st_segment_flush(old)) return fail(log);
+    if (begin_write(log)) return fail(log, "removing the clean-shutdown marker");
+    if (st_segment_make_inactive(old))
+        return fail(log, "trimming the indexes of %s", segment_name(old->base_offset).text);
+    if (st_segment_flush(old)) return fail_for_good(log, "fsync of %s", segment_name(old->base_offset).text);
     st_segment_t *seg;
-    if (st_segment_create(log->dir, base, log->cfg.index_bytes_max, now_ms, &seg)) return fail(log);
+    if (st_segment_create(log->dir, base, log->cfg.index_bytes_max, now_ms, &seg))
+        return fail(log, "creating segment %s", segment_name(base).text);
     if (push_segment(log, seg)) {
         st_segment_close(seg);
-        return fail(log);
+        errno = ENOMEM;
+        return fail(log, "listing segment %s", segment_name(base).text);
     }
     log->recovery_point = base;
-    if (st_segment_flush(seg) || st_fs_fsync_dir(log->dir) || persist_recovery_point(log)) return fail(log);
+    if (st_segment_flush(seg) || st_fs_fsync_dir(log->dir))
+        return fail_for_good(log, "fsync of the new segment %s", segment_name(base).text);
+    persist_recovery_point_or_defer(log);
     if (log->cfg.on_roll) log->cfg.on_roll(log->cfg.on_roll_ctx, base);
     return 0;
 }
@@ -643,7 +880,7 @@ static bool should_roll(const st_log_t *log, size_t len, int64_t max_timestamp, 
 
 int st_log_append(st_log_t *log, uint8_t *batches, size_t len, int32_t leader_epoch, int64_t now_ms,
                   bool log_append_time, st_log_append_result_t *res) {
-    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    if (log->failed && leave_failed(log, now_ms)) return refuse(log);
     if (len == 0 || len > INT32_MAX) return ST_ERR_CORRUPT_MESSAGE;
     /* Framing first, so nothing is rewritten unless all of it is sound. */
     int64_t offsets = 0, max_timestamp = -1;
@@ -658,7 +895,9 @@ int st_log_append(st_log_t *log, uint8_t *batches, size_t len, int32_t leader_ep
     }
     if (log_append_time) max_timestamp = now_ms;
     if (offsets > INT64_MAX - log->end_offset) return ST_ERR_CORRUPT_MESSAGE;
-    if (begin_write(log) || make_writable(log)) return fail(log);
+    if (begin_write(log)) return fail(log, "removing the clean-shutdown marker");
+    if (make_writable(log))
+        return fail(log, "preparing the indexes of %s", segment_name(active(log)->base_offset).text);
     if (should_roll(log, len, max_timestamp, offsets, now_ms)) {
         int rc = roll(log, now_ms);
         if (rc) return rc;
@@ -675,7 +914,8 @@ int st_log_append(st_log_t *log, uint8_t *batches, size_t len, int32_t leader_ep
         at += total;
     }
     if (st_segment_append(active(log), batches, len, log->cfg.index_interval_bytes, log->cfg.drop_behind_bytes))
-        return fail(log);
+        return fail(log, "writing %zu bytes at offset %" PRId64 " to %s", len, base,
+                    segment_name(active(log)->base_offset).text);
     log->end_offset = next;
     if (leader_epoch >= 0 && leader_epoch > st_log_latest_epoch(log)) {
         int rc = st_log_assign_epoch(log, leader_epoch, base);
@@ -684,8 +924,9 @@ int st_log_append(st_log_t *log, uint8_t *batches, size_t len, int32_t leader_ep
     if (log->end_offset - log->recovery_point >= log->cfg.flush_messages) {
         /* flush.messages: fsync now; the checkpoint file follows at the next
          * st_log_flush (a stale, lower recovery point is always safe). */
-        if (flush_segments(log)) return fail(log);
+        if (flush_segments(log)) return fail_for_good(log, "fsync for flush.messages");
     }
+    report_writes_resumed(log);
     res->base_offset = base;
     res->last_offset = next - 1;
     res->log_append_time_ms = log_append_time ? now_ms : -1;
@@ -806,26 +1047,38 @@ int st_log_max_timestamp(st_log_t *log, int64_t *offset, int64_t *timestamp) {
  * and moves the start offset to the first one left. Returns n or an error. */
 static int delete_prefix(st_log_t *log, int32_t n, int64_t now_ms) {
     if (n <= 0) return 0;
-    if (begin_write(log)) return fail(log);
+    if (begin_write(log)) return fail(log, "removing the clean-shutdown marker");
     if (n >= log->segment_count) {
         n = log->segment_count;
         int rc = roll(log, now_ms);
         if (rc) return rc;
     }
     int64_t new_start = log->segments[n]->base_offset;
-    if (new_start > log->start_offset) {
-        /* The start offset is persisted before files go, so a crash in
-         * between finds segments below it and deletes them again. */
-        log->start_offset = new_start;
-        if (persist_start_offset(log)) return fail(log);
-        if (epochs_truncate_from_start(log, new_start) && epochs_persist(log)) return fail(log);
+    /* Files first, then the checkpoint: a start offset at the first kept
+     * segment's base is what an open derives from the segments anyway (the
+     * larger of the checkpoint and that base), so a crash in between, or a
+     * checkpoint that cannot be written on a full disk, loses nothing; and
+     * deleting is what frees the space. */
+    int rc = 0, first_errno = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (st_segment_delete(log->segments[i]) && rc == 0) {
+            first_errno = errno;
+            rc = ST_ERR_IO;
+        }
     }
-    int rc = 0;
-    for (int32_t i = 0; i < n; i++)
-        if (st_segment_delete(log->segments[i])) rc = ST_ERR_IO;
     memmove(log->segments, log->segments + n, (size_t)(log->segment_count - n) * sizeof *log->segments);
     log->segment_count -= n;
-    return rc ? fail(log) : n;
+    if (new_start > log->start_offset) {
+        log->start_offset = new_start;
+        if (persist_start_offset(log)) report_checkpoint_failure(log, ST_CHECKPOINT_LOG_START);
+        if (epochs_truncate_from_start(log, new_start) && epochs_persist(log))
+            report_checkpoint_failure(log, ST_CHECKPOINT_LEADER_EPOCH);
+    }
+    if (rc) {
+        errno = first_errno;
+        return fail(log, "deleting the segments below offset %" PRId64, new_start);
+    }
+    return n;
 }
 
 /* Segments wholly below the start offset (never the active one). */
@@ -836,12 +1089,24 @@ static int delete_below_start(st_log_t *log, int64_t now_ms) {
 }
 
 int st_log_delete_records(st_log_t *log, int64_t offset) {
-    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    if (log->failed) return refuse(log);
     if (offset > log->end_offset || offset < 0) return ST_ERR_OFFSET_OUT_OF_RANGE;
     if (offset <= log->start_offset) return 0;
+    int64_t old_start = log->start_offset;
     log->start_offset = offset;
-    if (persist_start_offset(log)) return fail(log);
-    if (epochs_truncate_from_start(log, offset) && epochs_persist(log)) return fail(log);
+    if (persist_start_offset(log)) {
+        /* The new start must be durable before it is acknowledged; without it
+         * the request fails and nothing changed (the log stays writable). */
+        int e = errno;
+        log->start_offset = old_start;
+        ST_WARN("%s: DeleteRecords to offset %" PRId64 ": writing %s failed: %s (errno %d); nothing was deleted",
+                log->dir, offset, ST_CHECKPOINT_LOG_START, strerror(e), e);
+        return ST_ERR_KAFKA_STORAGE_ERROR;
+    }
+    /* Epochs below the start are dropped again at open: a failed write
+     * only defers them to the next flush. */
+    if (epochs_truncate_from_start(log, offset) && epochs_persist(log))
+        report_checkpoint_failure(log, ST_CHECKPOINT_LEADER_EPOCH);
     /* Everything is gone: roll so the old active segment can go too. */
     if (offset == log->end_offset && active(log)->size_bytes > 0) {
         int rc = roll(log, active(log)->created_ms);
@@ -852,7 +1117,8 @@ int st_log_delete_records(st_log_t *log, int64_t offset) {
 }
 
 int st_log_enforce_retention(st_log_t *log, int64_t now_ms) {
-    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    /* Retention is what frees a full disk: it re-checks a failed log first. */
+    if (leave_failed(log, now_ms)) return ST_ERR_KAFKA_STORAGE_ERROR;
     int deleted = 0, rc;
     const st_log_config_t *cfg = &log->cfg;
     if (cfg->cleanup_delete && cfg->retention_ms >= 0) {
@@ -885,7 +1151,9 @@ int st_log_enforce_retention(st_log_t *log, int64_t now_ms) {
 
 /* ---- compaction ---------------------------------------------------------- */
 
-/* Puts the cleaned file in place of segment i (see st_log_compact). */
+/* Puts the cleaned file in place of segment i (see st_log_compact).
+ * ST_ERR_IO (errno set) when it failed before anything changed; a failure
+ * after that fails the log. */
 static int swap_in(st_log_t *log, int32_t i, const char *cleaned_path, int64_t kept_bytes, int64_t now_ms) {
     if (begin_write(log)) return ST_ERR_IO;
     st_segment_t *seg = log->segments[i];
@@ -893,8 +1161,9 @@ static int swap_in(st_log_t *log, int32_t i, const char *cleaned_path, int64_t k
     int64_t next_base = log->segments[i + 1]->base_offset;
     if (kept_bytes == 0 && i > 0) {
         /* Nothing left: drop the segment (reads skip to the next one). */
-        if (st_fs_unlink(cleaned_path) || st_segment_delete(seg)) return ST_ERR_IO;
+        if (st_fs_unlink(cleaned_path)) return ST_ERR_IO;
         remove_segment_at(log, i);
+        if (st_segment_delete(seg)) return fail(log, "deleting the emptied segment %s", segment_name(base).text);
         return 0;
     }
     char swap_path[ST_FS_PATH_MAX];
@@ -906,17 +1175,19 @@ static int swap_in(st_log_t *log, int32_t i, const char *cleaned_path, int64_t k
     int rc = finish_swap(log->dir, base);
     st_segment_t *fresh = NULL;
     if (rc == 0) rc = st_segment_open(log->dir, base, next_base, now_ms, &fresh);
-    int64_t cut;
+    st_segment_recovery_t rec;
     if (rc == 0)
         rc = st_segment_recover(fresh, log->cfg.index_interval_bytes, log->cfg.index_bytes_max, next_base, NULL, NULL,
-                                &cut);
+                                &rec);
     if (rc == 0) rc = st_segment_make_inactive(fresh);
     if (rc == 0) rc = st_segment_flush(fresh);
     if (rc) {
+        int e = errno;
         st_segment_close(fresh);
         /* The list cannot keep a hole: the log must be reopened. */
         remove_segment_at(log, i);
-        return fail(log);
+        errno = e;
+        return fail_for_good(log, "putting the compacted %s in place", segment_name(base).text);
     }
     log->segments[i] = fresh;
     return 0;
@@ -956,8 +1227,19 @@ static bool worth_cleaning(const st_log_t *log, int32_t cleanable, int64_t now_m
     return (double)dirty >= log->cfg.min_cleanable_dirty_ratio * (double)(clean + dirty);
 }
 
+/* One line per failed pass, with the errno when it was an I/O error. */
+static void compaction_failed(st_log_t *log, int64_t base, int rc) {
+    int e = errno;
+    if (rc == ST_ERR_IO)
+        ST_WARN("%s: compaction of %s stopped: %s (errno %d); the segment is unchanged and the next pass retries",
+                log->dir, segment_name(base).text, strerror(e), e);
+    else
+        ST_WARN("%s: compaction of %s stopped: %s; the segment is unchanged", log->dir, segment_name(base).text,
+                st_err_name(rc));
+}
+
 int st_log_compact(st_log_t *log, int64_t now_ms) {
-    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    if (leave_failed(log, now_ms)) return ST_ERR_KAFKA_STORAGE_ERROR;
     const st_log_config_t *cfg = &log->cfg;
     if (!cfg->cleanup_compact) return 0;
     /* Cleanable: inactive segments, oldest first, up to the first one that
@@ -997,14 +1279,20 @@ int st_log_compact(st_log_t *log, int64_t now_ms) {
             rc = st_fs_unlink(cleaned_path);
             continue;
         }
-        if (rc == ST_ERR_IO) rc = fail(log);
         if (rc) {
+            /* Nothing changed yet: the pass stops, the log goes on (a full
+             * disk here must not stop the produce path). */
+            compaction_failed(log, seg->base_offset, rc);
             st_fs_unlink(cleaned_path);
             break;
         }
         int32_t before = log->segment_count;
+        int64_t base = seg->base_offset; /* seg may be replaced */
         rc = swap_in(log, i, cleaned_path, res.kept_bytes, now_ms);
-        if (rc == ST_ERR_IO) rc = fail(log);
+        if (rc == ST_ERR_IO) {
+            compaction_failed(log, base, rc);
+            st_fs_unlink(cleaned_path);
+        }
         if (log->segment_count < before) {
             /* Segment i is gone: revisit the same index. */
             i--;
@@ -1022,28 +1310,31 @@ int st_log_compact(st_log_t *log, int64_t now_ms) {
 /* ---- truncation and deletion --------------------------------------------- */
 
 int st_log_truncate_to(st_log_t *log, int64_t offset) {
-    if (log->failed) return ST_ERR_KAFKA_STORAGE_ERROR;
+    if (log->failed) return refuse(log);
     if (offset < 0) return ST_ERR_OFFSET_OUT_OF_RANGE;
     if (offset >= log->end_offset) return 0;
-    if (begin_write(log)) return fail(log);
+    if (begin_write(log)) return fail(log, "removing the clean-shutdown marker");
     int64_t now_ms = active(log)->created_ms;
+    /* Any failure below leaves segments that memory no longer describes. */
     if (offset <= log->segments[0]->base_offset || offset < log->start_offset) {
-        if (restart_at(log, offset, now_ms)) return fail(log);
+        if (restart_at(log, offset, now_ms)) return fail_for_good(log, "restarting the log at offset %" PRId64, offset);
         log->start_offset = offset;
-        if (persist_start_offset(log)) return fail(log);
+        if (persist_start_offset(log)) return fail_for_good(log, "writing %s", ST_CHECKPOINT_LOG_START);
     } else {
         int32_t keep = segment_for(log, offset) + 1;
         if (keep < log->segment_count && log->segments[keep - 1]->base_offset == offset) keep--;
-        if (delete_segments_from(log, keep)) return fail(log);
+        if (delete_segments_from(log, keep))
+            return fail_for_good(log, "deleting the segments from offset %" PRId64, offset);
         st_segment_t *last = active(log);
         if (st_segment_truncate_to(last, offset, log->cfg.index_interval_bytes, log->cfg.index_bytes_max) ||
             st_segment_make_active(last, log->cfg.index_bytes_max))
-            return fail(log);
+            return fail_for_good(log, "truncating %s to offset %" PRId64, segment_name(last->base_offset).text, offset);
         log->end_offset = offset;
     }
     if (log->recovery_point > offset) log->recovery_point = offset;
-    if (persist_recovery_point(log)) return fail(log);
-    if (epochs_truncate_from_end(log, offset + 1) && epochs_persist(log)) return fail(log);
+    if (persist_recovery_point(log)) return fail_for_good(log, "writing %s", ST_CHECKPOINT_RECOVERY_POINT);
+    if (epochs_truncate_from_end(log, offset + 1) && epochs_persist(log))
+        return fail_for_good(log, "writing %s", ST_CHECKPOINT_LEADER_EPOCH);
     return 0;
 }
 

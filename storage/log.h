@@ -6,18 +6,31 @@
  *
  * States:
  *
- *                 st_log_open (recover segments past the recovery point)
- *                        |
+ *                 st_log_open (recover segments past the recovery point,
+ *                        |     and any segment found damaged)
  *                        v
- *   +------------->  WRITABLE  --append/roll/flush I/O error-->  FAILED
- *   | append, roll,      |                                        |
- *   | retention,         | st_log_close (flush, marker)           | st_log_close
- *   | compact, truncate  v                                        v
- *   +---------------  CLOSED  <---------------------------------- +
+ *   +------------->  WRITABLE  --write fails, ENOSPC/EDQUOT-->  FAILED (space)
+ *   | append, roll,    |  ^  ^                                   |  |
+ *   | retention,       |  |  +---- tail re-checked from disk ----+  | fsync error,
+ *   | compact, trunc.  |  |   (st_log_append, st_log_maybe_flush,    | EIO, tail
+ *   +------------------+  |    st_log_enforce_retention,             | not as written
+ *                      |  |    st_log_compact; at most every 100 ms) v
+ *                      |  +--- any other I/O failure ---------->  FAILED (for good)
+ *                      | st_log_close (flush, marker)                |
+ *                      v                                             | st_log_close
+ *                   CLOSED  <----------------------------------------+
  *
- * FAILED is sticky (SQLite pager style): appends and other writes return
- * ST_ERR_KAFKA_STORAGE_ERROR until the log is closed and reopened, which
- * recovers from what is on disk. Reads still work.
+ * FAILED is sticky (SQLite pager style): writes return
+ * ST_ERR_KAFKA_STORAGE_ERROR, reads still work. It is left only through a
+ * re-check of the active segment's tail from disk, and only when the
+ * failure was a lack of space on a write (nothing the disk holds differs
+ * from what memory says, once the failed write's partial bytes are cut);
+ * after anything else (an fsync error, after which the page cache cannot
+ * be trusted) only a reopen, which recovers from disk, ends it. Each
+ * failure is logged once at ERROR with its errno, its end at INFO.
+ * Checkpoints that only save recovery work (recovery point, leader epochs)
+ * do not fail the log when they cannot be written: the older value on disk
+ * is safe, and they are retried.
  *
  * Invariants:
  *  1. At least one segment exists; the last one is active, the others are
@@ -85,18 +98,22 @@ typedef struct st_log_config {
 void st_log_config_default(st_log_config_t *cfg);
 
 /* Opens or creates the partition log in `dir` (created if missing).
- * Recovery: segments after the recovery point (all, after an unclean
- * shutdown; only the active one after a clean one, detected with the
- * clean-shutdown marker written by st_log_close) are scanned batch by batch
- * (header sane, magic 2, CRC valid, offsets increasing); the first bad or
- * torn batch and everything after it is truncated away; missing, corrupt or
- * inconsistent indexes are rebuilt (after a clean shutdown, indexes that
- * agree with the scan are kept untouched); after an unclean shutdown
- * everything is fsynced so the recovery point can move to the end. Opening
- * an intact, cleanly closed log writes nothing; leftovers of an interrupted
- * compaction are finished or removed. On success the caller owns *out and releases it
- * with st_log_close or st_log_delete. Returns 0, ST_ERR_INVALID_CONFIG or an
- * I/O error. */
+ * Recovery (Kafka's LogLoader): segments after the recovery point (after an
+ * unclean shutdown, detected by the missing clean-shutdown marker that
+ * st_log_close writes), the active segment, segments whose indexes fail the
+ * load checks and sealed segments whose .log was written after their
+ * indexes are scanned batch by batch (header sane, magic 2, CRC valid,
+ * offsets increasing and below the next segment's base). In each, the first
+ * bad or torn batch and everything after it is truncated away (one WARN
+ * line: file, position, bytes cut and kept, why); later segments are kept,
+ * so the offsets lost leave a gap that reads step over. Missing, corrupt or
+ * inconsistent indexes are rebuilt (INFO; after a clean shutdown, indexes
+ * that agree with the scan are kept untouched); after an unclean shutdown
+ * (INFO) everything is fsynced so the recovery point can move to the end.
+ * Opening an intact, cleanly closed log writes nothing; leftovers of an
+ * interrupted compaction are finished or removed. On success the caller
+ * owns *out and releases it with st_log_close or st_log_delete. Returns 0,
+ * ST_ERR_INVALID_CONFIG or an I/O error. */
 int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_log_t **out);
 /* Flushes, writes the clean-shutdown marker, frees; each step only when the
  * disk does not hold it yet (no fsync for a log unchanged since a clean
@@ -122,7 +139,8 @@ typedef struct st_log_append_result {
  * leader_epoch above the latest known one is recorded (as Kafka does on
  * append). The data is in the page cache on return (survives kill -9).
  * Errors: ST_ERR_CORRUPT_MESSAGE (framing), ST_ERR_KAFKA_STORAGE_ERROR (I/O,
- * now or earlier: sticky). */
+ * now or earlier: the log is FAILED, and nothing of this call is in it). A
+ * log FAILED for lack of space re-checks its tail first (see States). */
 int st_log_append(st_log_t *log, uint8_t *batches, size_t len, int32_t leader_epoch, int64_t now_ms,
                   bool log_append_time, st_log_append_result_t *res);
 
@@ -134,7 +152,7 @@ int32_t st_log_segment_count(const st_log_t *log);
 int64_t st_log_recovery_point(const st_log_t *log);
 /* Base offset of the active (last) segment. */
 int64_t st_log_active_segment_base(const st_log_t *log);
-/* True once an I/O error has put the log in its sticky failed state. */
+/* True while an I/O error holds the log in its failed state. */
 bool st_log_failed(const st_log_t *log);
 
 typedef struct st_log_read_result {
@@ -148,7 +166,9 @@ typedef struct st_log_read_result {
  * max_bytes, except that when min_one_batch the first batch is returned even
  * if larger (KIP-74). offset == end offset -> len 0. offset < start or > end
  * -> ST_ERR_OFFSET_OUT_OF_RANGE. When no batch of the segment reaches
- * `offset`, the next segment is used. */
+ * `offset` (a gap: compaction removed those offsets, or recovery cut them
+ * from a damaged segment), the next segment's first batch is returned, as
+ * Kafka's read moves on to the next segment. */
 int st_log_read(st_log_t *log, int64_t offset, int32_t max_bytes, bool min_one_batch, st_log_read_result_t *res);
 
 typedef struct st_log_shared_read {
@@ -202,7 +222,9 @@ int st_log_enforce_retention(st_log_t *log, int64_t now_ms);
 int st_log_compact(st_log_t *log, int64_t now_ms);
 
 /* fsync log + indexes up to end, advance recovery point; no I/O when nothing
- * changed since the last flush. */
+ * changed since the last flush. 0 means everything below the end offset is
+ * durable, even when the recovery-point checkpoint could not be written
+ * (it is retried; see States). */
 int st_log_flush(st_log_t *log);
 int st_log_maybe_flush(st_log_t *log, int64_t now_ms); /* fsync if flush.ms elapsed since last flush */
 /* Drops everything >= offset (replication). Whole batches go: a batch that

@@ -586,7 +586,7 @@ int st_producer_state_write_snapshot(st_producer_state_t *s, const char *dir, in
     encode_snapshot(s, offset, &w);
     PS_ASSERT(w.len <= (size_t)SNAPSHOT_BYTES_MAX);
 
-    int rc = ST_ERR_IO;
+    int rc = ST_ERR_IO, saved_errno;
     int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) goto err_free_writer;
     if (write_all(fd, w.data, w.len) != 0 || fsync(fd) != 0) goto err_close_tmp;
@@ -601,9 +601,13 @@ int st_producer_state_write_snapshot(st_producer_state_t *s, const char *dir, in
     return rc;
 
 err_close_tmp:
+    saved_errno = errno;
     close(fd);
+    errno = saved_errno;
 err_unlink_tmp:
+    saved_errno = errno;
     unlink(tmp_path);
+    errno = saved_errno; /* the caller's log line names the first failure */
 err_free_writer:
     st_writer_free(&w);
     return rc;

@@ -37,17 +37,27 @@ static st_segment_t *segment_alloc(const char *dir, int64_t base_offset, int64_t
     return seg;
 }
 
-static int open_indexes(st_segment_t *seg, bool *any_created) {
+static int open_indexes(st_segment_t *seg, bool *offset_index_created, bool *time_index_created) {
     char path[ST_FS_PATH_MAX];
-    bool c1 = false, c2 = false;
+    *offset_index_created = *time_index_created = false;
     if (st_segment_path(path, seg->dir, seg->base_offset, ".index") ||
-        st_offset_index_open(&seg->offset_index, path, seg->base_offset, &c1))
+        st_offset_index_open(&seg->offset_index, path, seg->base_offset, offset_index_created))
         return ST_ERR_IO;
     if (st_segment_path(path, seg->dir, seg->base_offset, ".timeindex") ||
-        st_time_index_open(&seg->time_index, path, seg->base_offset, &c2))
+        st_time_index_open(&seg->time_index, path, seg->base_offset, time_index_created))
         return ST_ERR_IO;
-    *any_created = c1 || c2;
     return 0;
+}
+
+/* Closes a half-opened segment without losing the errno that failed it. */
+static void preserving_errno_close(st_segment_t *seg) {
+    int saved = errno;
+    st_segment_close(seg);
+    errno = saved;
+}
+
+static bool timespec_after(const struct timespec *a, const struct timespec *b) {
+    return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
 }
 
 int st_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes_max, int64_t now_ms,
@@ -55,18 +65,18 @@ int st_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes_
     st_segment_t *seg = segment_alloc(dir, base_offset, now_ms);
     if (!seg) return ST_ERR_NO_MEMORY;
     char path[ST_FS_PATH_MAX];
-    bool created;
+    bool created, time_created;
     if (st_segment_path(path, dir, base_offset, ".log")) goto err_free;
     seg->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (seg->fd < 0) goto err_free;
-    if (open_indexes(seg, &created)) goto err_close;
+    if (open_indexes(seg, &created, &time_created)) goto err_close;
     st_index_file_truncate_entries(&seg->offset_index.file, 0);
     st_index_file_truncate_entries(&seg->time_index.file, 0);
     if (st_segment_make_active(seg, index_bytes_max)) goto err_close;
     *out = seg;
     return 0;
 err_close:
-    st_segment_close(seg);
+    preserving_errno_close(seg);
     return ST_ERR_IO;
 err_free:
     free(seg);
@@ -88,17 +98,29 @@ int st_segment_open(const char *dir, int64_t base_offset, int64_t next_offset_bo
         return ST_ERR_IO;
     }
     struct stat st;
-    bool created = false;
-    if (fstat(seg->fd, &st) != 0 || open_indexes(seg, &created)) {
-        st_segment_close(seg);
+    bool offset_created = false, time_created = false;
+    if (fstat(seg->fd, &st) != 0 || open_indexes(seg, &offset_created, &time_created)) {
+        preserving_errno_close(seg);
         return ST_ERR_IO;
     }
     seg->size_bytes = st.st_size;
     st_drop_behind_init(&seg->drop_behind, seg->size_bytes);
     seg->next_offset = next_offset_bound;
-    seg->indexes_loaded_sane = !created &&
-                               st_offset_index_sane(&seg->offset_index, next_offset_bound, seg->size_bytes) &&
-                               st_time_index_sane(&seg->time_index, next_offset_bound);
+    if (offset_created && time_created)
+        seg->index_problem = "the index files are missing";
+    else if (offset_created)
+        seg->index_problem = "the offset index file is missing";
+    else if (time_created)
+        seg->index_problem = "the time index file is missing";
+    else if (!seg->offset_index.file.size_valid || !seg->time_index.file.size_valid)
+        seg->index_problem = "an index file does not hold whole entries";
+    else if (!st_offset_index_sane(&seg->offset_index, next_offset_bound, seg->size_bytes))
+        seg->index_problem = "the offset index does not fit the .log (entries out of order or past its end)";
+    else if (!st_time_index_sane(&seg->time_index, next_offset_bound))
+        seg->index_problem = "the time index is out of order or past the segment's offsets";
+    seg->indexes_loaded_sane = seg->index_problem == NULL;
+    seg->modified_after_indexes = timespec_after(&st.st_mtim, &seg->offset_index.file.modified) ||
+                                  timespec_after(&st.st_mtim, &seg->time_index.file.modified);
     /* The final time-index entry holds the largest timestamp. */
     int64_t ts, off;
     if (seg->indexes_loaded_sane && st_time_index_last(&seg->time_index, &ts, &off)) {
@@ -213,7 +235,16 @@ static void note_batch(st_segment_t *seg, const st_batch_header_t *h, int64_t po
 
 int st_segment_append(st_segment_t *seg, const uint8_t *batches, size_t len, int32_t index_interval_bytes,
                       int64_t drop_behind_bytes) {
-    if (st_fs_pwrite_full(seg->fd, batches, len, seg->size_bytes)) return ST_ERR_IO;
+    if (st_fs_pwrite_full(seg->fd, batches, len, seg->size_bytes)) {
+        /* A short write (a full disk) leaves part of a batch past the end:
+         * cut it now, so it neither holds the space nor waits for the next
+         * open to cut it. */
+        int saved = errno;
+        int cut = ftruncate(seg->fd, (off_t)seg->size_bytes);
+        (void)cut; /* should it fail, the tail re-check before the next write cuts it */
+        errno = saved;
+        return ST_ERR_IO;
+    }
     int64_t position = seg->size_bytes;
     size_t at = 0;
     while (at < len) {
@@ -249,9 +280,26 @@ static int batch_crc_matches(const st_segment_t *seg, int64_t position, const st
     return 0;
 }
 
+/* Why the header at sc->position failed scanner_peek (ST_ERR_CORRUPT). */
+static const char *bad_header_reason(const header_scanner_t *sc) {
+    int64_t left = sc->seg->size_bytes - sc->position;
+    if (left < ST_BATCH_HEADER_BYTES) return "the file ends inside a batch header (a torn write or a truncated file)";
+    if (sc->position < sc->buf_position ||
+        sc->position + ST_BATCH_HEADER_BYTES > sc->buf_position + (int64_t)sc->buf_len)
+        return "a batch header could not be read whole";
+    st_batch_header_t h;
+    const uint8_t *p = sc->buf + (sc->position - sc->buf_position);
+    if (st_batch_header_parse(p, ST_BATCH_HEADER_BYTES, &h) != 0) return "an invalid batch header (length or magic)";
+    if (st_batch_total_bytes(&h) > left)
+        return "a batch that runs past the end of the file (a torn write or a truncated file)";
+    return "an invalid batch header (offsets or counts)";
+}
+
 int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t index_bytes_max,
-                       int64_t offset_limit, st_segment_batch_fn on_batch, void *ctx, int64_t *truncated_bytes) {
-    *truncated_bytes = 0;
+                       int64_t offset_limit, st_segment_batch_fn on_batch, void *ctx, st_segment_recovery_t *out) {
+    out->valid_bytes = 0;
+    out->truncated_bytes = 0;
+    out->reason = NULL;
     struct stat st;
     if (fstat(seg->fd, &st) != 0) return ST_ERR_IO;
     seg->size_bytes = st.st_size;
@@ -273,6 +321,7 @@ int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t 
     }
     scanner_init(sc, seg, 0);
     int rc = 0;
+    const char *reason = NULL;
     for (;;) {
         st_batch_header_t h;
         int got = scanner_peek(sc, &h);
@@ -280,13 +329,30 @@ int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t 
             rc = ST_ERR_IO;
             break;
         }
-        if (got <= 0) break; /* end, or a torn/garbled header */
-        if (h.base_offset < seg->next_offset || st_batch_last_offset(&h) >= offset_limit ||
-            st_batch_last_offset(&h) - seg->base_offset > INT32_MAX)
+        if (got == 0) break;
+        if (got < 0) {
+            reason = bad_header_reason(sc);
             break;
+        }
+        if (h.base_offset < seg->next_offset) {
+            reason = "a batch whose offsets do not follow the previous one's";
+            break;
+        }
+        if (st_batch_last_offset(&h) >= offset_limit) {
+            reason = "a batch with offsets at or past the next segment's base offset";
+            break;
+        }
+        if (st_batch_last_offset(&h) - seg->base_offset > INT32_MAX) {
+            reason = "a batch with offsets too far above the segment's base offset";
+            break;
+        }
         bool ok;
         rc = batch_crc_matches(seg, sc->position, &h, chunk, &ok);
-        if (rc || !ok) break;
+        if (rc) break;
+        if (!ok) {
+            reason = "a batch whose CRC-32C does not match its bytes";
+            break;
+        }
         note_batch(seg, &h, sc->position, index_interval_bytes);
         if (on_batch && (rc = on_batch(ctx, &h)) != 0) break;
         sc->position += st_batch_total_bytes(&h);
@@ -295,9 +361,11 @@ int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t 
     free(sc);
     free(chunk);
     if (rc) return rc;
+    out->valid_bytes = valid;
     if (valid < seg->size_bytes) {
         if (ftruncate(seg->fd, (off_t)valid) != 0) return ST_ERR_IO;
-        *truncated_bytes = seg->size_bytes - valid;
+        out->truncated_bytes = seg->size_bytes - valid;
+        out->reason = reason ? reason : "bytes after the last batch";
         seg->size_bytes = valid;
     }
     st_drop_behind_init(&seg->drop_behind, seg->size_bytes);
@@ -404,6 +472,52 @@ int st_segment_make_inactive(st_segment_t *seg) {
     if (st_index_file_trim(&seg->offset_index.file) || st_index_file_trim(&seg->time_index.file))
         return ST_ERR_IO;
     return 0;
+}
+
+int st_segment_touch_indexes(st_segment_t *seg) {
+    if (st_index_file_touch(&seg->offset_index.file) || st_index_file_touch(&seg->time_index.file)) return ST_ERR_IO;
+    return 0;
+}
+
+typedef struct tail_walk {
+    int64_t last_position; /* of the last batch seen, -1 before the first */
+    st_batch_header_t last;
+} tail_walk_t;
+
+static int remember_batch(void *ctx, const st_batch_header_t *h, int64_t position) {
+    tail_walk_t *walk = ctx;
+    walk->last_position = position;
+    walk->last = *h;
+    return 0;
+}
+
+int st_segment_recheck_tail(st_segment_t *seg) {
+    struct stat st;
+    if (fstat(seg->fd, &st) != 0) return ST_ERR_IO;
+    if (st.st_size < seg->size_bytes) return ST_ERR_CORRUPT;
+    if (st.st_size > seg->size_bytes && ftruncate(seg->fd, (off_t)seg->size_bytes) != 0) return ST_ERR_IO;
+    if (seg->size_bytes == 0) return seg->next_offset == seg->base_offset ? 0 : ST_ERR_CORRUPT;
+    /* The walk starts at the last indexed batch: at most an index interval
+     * (and one batch) of headers to read. */
+    int64_t start = 0;
+    int32_t entries = st_offset_index_entries(&seg->offset_index);
+    if (entries > 0) {
+        int64_t offset;
+        st_offset_index_entry(&seg->offset_index, entries - 1, &offset, &start);
+    }
+    tail_walk_t walk = {.last_position = -1};
+    int rc = st_segment_scan_headers(seg, start, remember_batch, &walk);
+    if (rc < 0) return rc;
+    if (walk.last_position < 0 || walk.last_position + st_batch_total_bytes(&walk.last) != seg->size_bytes ||
+        st_batch_last_offset(&walk.last) != seg->next_offset - 1)
+        return ST_ERR_CORRUPT;
+    uint8_t *chunk = malloc(SEGMENT_CRC_CHUNK_BYTES);
+    if (!chunk) return ST_ERR_NO_MEMORY;
+    bool ok = false;
+    rc = batch_crc_matches(seg, walk.last_position, &walk.last, chunk, &ok);
+    free(chunk);
+    if (rc) return rc;
+    return ok ? 0 : ST_ERR_CORRUPT;
 }
 
 static int64_t record_timestamp(const st_batch_header_t *h, const st_record_t *r) {
@@ -513,8 +627,8 @@ int st_segment_truncate_to(st_segment_t *seg, int64_t offset, int32_t index_inte
     if (rc == ST_ERR_NOT_FOUND) return 0;
     if (rc) return rc;
     if (ftruncate(seg->fd, (off_t)position) != 0) return ST_ERR_IO;
-    int64_t cut;
-    return st_segment_recover(seg, index_interval_bytes, index_bytes_max, INT64_MAX, NULL, NULL, &cut);
+    st_segment_recovery_t rec;
+    return st_segment_recover(seg, index_interval_bytes, index_bytes_max, INT64_MAX, NULL, NULL, &rec);
 }
 
 int64_t st_segment_largest_timestamp(const st_segment_t *seg) {

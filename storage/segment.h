@@ -14,6 +14,8 @@
  *
  *   recover: any state; rescans the .log, truncates the first bad batch and
  *   all after it, rebuilds both indexes (leaves them writable).
+ *   recheck_tail: active, after a failed write; cuts what the write left
+ *   past size_bytes and checks that the tail is as memory says.
  *
  * Invariants:
  *  1. Bytes [0, size_bytes) of the .log are whole batches with increasing
@@ -52,6 +54,12 @@ typedef struct st_segment {
     int64_t created_ms;
     int64_t bytes_since_index_entry;
     bool indexes_loaded_sane;        /* set by st_segment_open */
+    /* Why they are not (a static string), NULL when they are. */
+    const char *index_problem;
+    /* The .log's mtime is later than its indexes': something wrote it after
+     * they were last written (a sealed segment's indexes are trimmed after
+     * its last append), so it is checked before it is trusted. */
+    bool modified_after_indexes;
     st_drop_behind_t drop_behind;    /* of the .log, while it is appended to */
     st_offset_index_t offset_index;
     st_time_index_t time_index;
@@ -67,23 +75,32 @@ int st_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes_
 /* Opens an existing segment, inactive. next_offset is set to
  * `next_offset_bound` and the timestamp fields from the time index;
  * indexes_loaded_sane says whether the indexes passed the load checks
- * (missing index files count as not sane). */
+ * (missing index files count as not sane) and index_problem why not;
+ * modified_after_indexes compares the files' mtimes (no extra syscall: both
+ * are fstat()ed to open them). */
 int st_segment_open(const char *dir, int64_t base_offset, int64_t next_offset_bound, int64_t now_ms,
                     st_segment_t **out);
 /*
  * Rescans the .log from the start: every batch must have a sane header
  * (magic 2), a valid CRC, offsets increasing from >= base_offset and below
  * offset_limit, and fit in the file. The file is truncated before the first
- * batch that does not; both indexes are rebuilt. *truncated_bytes receives
- * how much was cut. `on_batch` (may be NULL) sees each batch kept, in
+ * batch that does not; both indexes are rebuilt. *out says what was kept,
+ * what was cut and why (Kafka's LogSegment.recover and its "Found invalid
+ * messages" line). `on_batch` (may be NULL) sees each batch kept, in
  * order, during the same scan; a nonzero return stops the recovery, with
  * nothing cut, and is returned. Returns 0 or ST_ERR_IO.
  */
+typedef struct st_segment_recovery {
+    int64_t valid_bytes;     /* whole valid batches from the start, kept */
+    int64_t truncated_bytes; /* cut after them */
+    const char *reason;      /* why the scan stopped short (static), NULL when nothing was cut */
+} st_segment_recovery_t;
 typedef int (*st_segment_batch_fn)(void *ctx, const st_batch_header_t *h);
 int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t index_bytes_max,
-                       int64_t offset_limit, st_segment_batch_fn on_batch, void *ctx, int64_t *truncated_bytes);
+                       int64_t offset_limit, st_segment_batch_fn on_batch, void *ctx, st_segment_recovery_t *out);
 /*
- * For the active segment after a clean shutdown: checks the .log as
+ * For the active segment after a clean shutdown, and a sealed segment whose
+ * .log was modified after its indexes: checks the .log as
  * st_segment_recover does (every batch whole with a sane header and a valid
  * CRC, offsets increasing and below offset_limit, nothing after the last
  * batch) and that the loaded indexes agree with it (each offset-index entry
@@ -97,12 +114,26 @@ int st_segment_recover(st_segment_t *seg, int32_t index_interval_bytes, int32_t 
 int st_segment_verify(st_segment_t *seg, int64_t offset_limit, bool *verified);
 int st_segment_make_active(st_segment_t *seg, int32_t index_bytes_max);
 int st_segment_make_inactive(st_segment_t *seg);
+/* Marks both indexes as written after the .log (their mtime becomes now),
+ * once a check found them in agreement with it. */
+int st_segment_touch_indexes(st_segment_t *seg);
+/*
+ * After a write to this (active) segment failed: what the .log holds must be
+ * what memory says it holds. Cuts the bytes a failed write left past
+ * size_bytes, then checks that the header chain from the last offset-index
+ * entry ends exactly at size_bytes with the batch holding next_offset - 1,
+ * and the CRC of that last batch. 0 when it does; ST_ERR_CORRUPT when the
+ * file is shorter or disagrees (only a full recovery can say what is left);
+ * ST_ERR_IO.
+ */
+int st_segment_recheck_tail(st_segment_t *seg);
 
 /* Writes `len` bytes of whole batches (offsets already assigned, above
  * next_offset) with one pwrite(2), then indexes them; bytes more than
  * drop_behind_bytes behind the end leave the page cache (storage/
- * drop_behind.h; < 0: never). ST_ERR_IO on failure (the segment's state is
- * unchanged). */
+ * drop_behind.h; < 0: never). ST_ERR_IO on failure, errno set: the
+ * segment's state is unchanged and what a short write left past the end is
+ * cut again (best effort; st_segment_recheck_tail makes sure). */
 int st_segment_append(st_segment_t *seg, const uint8_t *batches, size_t len, int32_t index_interval_bytes,
                       int64_t drop_behind_bytes);
 

@@ -206,7 +206,7 @@ def check_max_connections():
 
 def check_listener_max_connections():
     limit_blocks_accept({"listener.name.plaintext.max.connections": 2}, 2,
-                        "listener.name.PLAINTEXT.max.connections 2 reached")
+                        "listener.name.plaintext.max.connections 2 reached")
 
 
 # --- check_max_connection_creation_rate ---------------------------------------

@@ -1,8 +1,12 @@
 /*
  * Every API in protocol/defs, every version, request and response: a
  * message filled with pseudo-random values encodes to exactly its computed
- * size, decodes, and encodes again to the same bytes. Also: truncations of
- * an encoding never decode, and unknown tagged fields are skipped.
+ * size, decodes, and encodes again to the same bytes. The same for the
+ * request and response headers and the payloads that are not APIs (consumer
+ * protocol, __consumer_offsets records). Every API's definition covers
+ * exactly the versions Kafka 3.9 served (issue 12: old clients), checked
+ * against a table of them. Also: truncations of an encoding never decode,
+ * and unknown tagged fields are skipped.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +20,42 @@
 #include "protocol/messages.h"
 
 enum { SEEDS_PER_VERSION = 40 };
+
+/* The versions Kafka 3.9 served for each API key: its message definitions'
+ * validVersions, without a latest version marked unstable (not served
+ * unless unstable.api.versions.enable). max < min: no stable version. A
+ * definition added to protocol/defs must cover its API's whole range. */
+typedef struct served_range {
+    int16_t api_key;
+    int16_t min_version;
+    int16_t max_version;
+} served_range_t;
+
+static const served_range_t kafka_3_9_served[] = {
+    {0, 0, 11},  {1, 0, 17},  {2, 0, 10},  {3, 0, 12},  {4, 0, 7},   {5, 0, 4},   {6, 0, 8},
+    {7, 0, 3},   {8, 0, 9},   {9, 0, 9},   {10, 0, 6},  {11, 0, 9},  {12, 0, 4},  {13, 0, 5},
+    {14, 0, 5},  {15, 0, 5},  {16, 0, 5},  {17, 0, 1},  {18, 0, 4},  {19, 0, 7},  {20, 0, 6},
+    {21, 0, 2},  {22, 0, 5},  {23, 0, 4},  {24, 0, 5},  {25, 0, 4},
+    {26, 0, 4}, /* EndTxn: v5 unstable in 3.9 */
+    {27, 0, 1},  {28, 0, 4},  {29, 0, 3},  {30, 0, 3},  {31, 0, 3},  {32, 0, 4},  {33, 0, 2},
+    {34, 0, 2},  {35, 0, 4},  {36, 0, 2},  {37, 0, 3},  {38, 0, 3},  {39, 0, 2},  {40, 0, 2},
+    {41, 0, 3},  {42, 0, 2},  {43, 0, 2},  {44, 0, 1},  {45, 0, 0},  {46, 0, 0},  {47, 0, 0},
+    {48, 0, 1},  {49, 0, 1},  {50, 0, 0},  {51, 0, 0},  {52, 0, 1},  {53, 0, 1},  {54, 0, 1},
+    {55, 0, 2},  {56, 0, 3},  {57, 0, 2},  {58, 0, 0},  {59, 0, 1},  {60, 0, 1},  {61, 0, 0},
+    {62, 0, 4},  {63, 0, 1},  {64, 0, 0},  {65, 0, 0},  {66, 0, 1},  {67, 0, 0},
+    {68, 0, 0}, /* ConsumerGroupHeartbeat: v1 unstable */
+    {69, 0, 0},  {70, 0, 0},  {71, 0, 0},  {72, 0, 0},  {73, 0, 0},  {74, 0, 0},  {75, 0, 0},
+    /* Share groups (KIP-932) were early access in 3.9: no stable version. */
+    {76, 0, -1}, {77, 0, -1}, {78, 0, -1}, {79, 0, -1},
+    {80, 0, 0},  {81, 0, 0},  {82, 0, 0},
+    {83, 0, -1}, {84, 0, -1}, {85, 0, -1}, {86, 0, -1}, {87, 0, -1},
+};
+
+static const served_range_t *served_by_kafka_3_9(int16_t key) {
+    for (size_t i = 0; i < sizeof kafka_3_9_served / sizeof kafka_3_9_served[0]; i++)
+        if (kafka_3_9_served[i].api_key == key) return &kafka_3_9_served[i];
+    return NULL;
+}
 
 typedef struct side {
     size_t bytes;
@@ -70,9 +110,25 @@ static void roundtrip_side(const char *api, const side_t *s, int16_t v, uint32_t
     st_arena_free(&arena);
 }
 
+static void test_every_api_covers_kafka_3_9(void **state) {
+    (void)state;
+    for (int i = 0; i < st_api_info_count; i++) {
+        const st_api_info_t *info = &st_api_infos[i];
+        const served_range_t *want = served_by_kafka_3_9(info->api_key);
+        if (!want) fail_msg("%s (key %d) is not an API Kafka 3.9 knows", info->name, info->api_key);
+        /* Wider is fine (Vote v2 is KIP-996's pre-vote, from Kafka 4.0);
+         * narrower loses a version some client may send. */
+        if (info->min_version > want->min_version || info->max_version < want->max_version)
+            fail_msg("%s: defs cover v%d-%d, Kafka 3.9 served v%d-%d", info->name, info->min_version,
+                     info->max_version, want->min_version, want->max_version);
+    }
+}
+
 static void test_every_api_every_version(void **state) {
     (void)state;
-    int versions = 0;
+    int versions = 0, expected = 0;
+    for (int i = 0; i < st_api_info_count; i++)
+        expected += st_api_infos[i].max_version - st_api_infos[i].min_version + 1;
     for (int i = 0; i < st_api_info_count; i++) {
         const st_api_info_t *info = &st_api_infos[i];
         const st_api_testfill_t *tf = testfill_for(info->api_key);
@@ -89,7 +145,56 @@ static void test_every_api_every_version(void **state) {
             versions++;
         }
     }
+    assert_int_equal(versions, expected);
     assert_true(versions > 100);
+}
+
+/* Typed entry points of a message that is not an API, behind side_t's
+ * untyped ones (calling through a cast function pointer would be
+ * undefined). */
+#define SIDE_WRAPPERS(msg)                                                                        \
+    static void msg##_init_any(void *m) { msg##_init(m); }                                        \
+    static int msg##_decode_any(st_reader_t *r, st_arena_t *a, int16_t v, void *m) {              \
+        return msg##_decode(r, a, v, m);                                                          \
+    }                                                                                             \
+    static void msg##_encode_any(st_writer_t *w, int16_t v, const void *m) { msg##_encode(w, v, m); } \
+    static size_t msg##_size_any(int16_t v, const void *m) { return msg##_size(v, m); }           \
+    static void msg##_fill_any(void *m, st_arena_t *a, int16_t v, uint32_t *seed) {               \
+        msg##_testfill(m, a, v, seed);                                                            \
+    }
+#define SIDE_OF(msg) \
+    {sizeof(msg##_t), msg##_init_any, msg##_decode_any, msg##_encode_any, msg##_size_any, msg##_fill_any}
+
+SIDE_WRAPPERS(st_request_header)
+SIDE_WRAPPERS(st_response_header)
+SIDE_WRAPPERS(st_consumer_protocol_subscription)
+SIDE_WRAPPERS(st_consumer_protocol_assignment)
+SIDE_WRAPPERS(st_offset_commit_key)
+SIDE_WRAPPERS(st_offset_commit_value)
+SIDE_WRAPPERS(st_group_metadata_key)
+SIDE_WRAPPERS(st_group_metadata_value)
+
+/* Headers and payloads, with the versions their definitions declare. */
+static void test_headers_and_payloads_every_version(void **state) {
+    (void)state;
+    const struct {
+        const char *name;
+        side_t side;
+        int16_t min_version, max_version;
+    } messages[] = {
+        {"RequestHeader", SIDE_OF(st_request_header), 0, 2},
+        {"ResponseHeader", SIDE_OF(st_response_header), 0, 1},
+        {"ConsumerProtocolSubscription", SIDE_OF(st_consumer_protocol_subscription), 0, 3},
+        {"ConsumerProtocolAssignment", SIDE_OF(st_consumer_protocol_assignment), 0, 3},
+        {"OffsetCommitKey", SIDE_OF(st_offset_commit_key), 0, 1},
+        {"OffsetCommitValue", SIDE_OF(st_offset_commit_value), 0, 4},
+        {"GroupMetadataKey", SIDE_OF(st_group_metadata_key), 2, 2},
+        {"GroupMetadataValue", SIDE_OF(st_group_metadata_value), 0, 4},
+    };
+    for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++)
+        for (int16_t v = messages[i].min_version; v <= messages[i].max_version; v++)
+            for (uint32_t seed = 1; seed <= SEEDS_PER_VERSION; seed++)
+                roundtrip_side(messages[i].name, &messages[i].side, v, seed * 7919u + (uint32_t)v);
 }
 
 /* ApiVersions v3 request with an unknown tag 7 in its tagged section. */
@@ -151,12 +256,109 @@ static void test_known_encoding(void **state) {
     st_writer_free(&w);
 }
 
+/* Decodes `bytes` as version v of an API's request (or response), checks
+ * that encoding gives them back, and returns the decoded message. */
+static void *known_bytes(int16_t api_key, bool response, int16_t v, const uint8_t *bytes, size_t len,
+                         st_arena_t *arena) {
+    const st_api_info_t *info = st_api_info_find(api_key);
+    assert_non_null(info);
+    void *m = st_arena_alloc(arena, response ? info->response_bytes : info->request_bytes);
+    st_reader_t r;
+    st_reader_init(&r, bytes, len);
+    int rc = response ? info->response_decode(&r, arena, v, m) : info->request_decode(&r, arena, v, m);
+    if (rc != 0) fail_msg("%s v%d: known bytes do not decode", info->name, v);
+    assert_int_equal(st_reader_remaining(&r), 0);
+    st_writer_t w;
+    st_writer_init(&w, 64);
+    if (response)
+        info->response_encode(&w, v, m);
+    else
+        info->request_encode(&w, v, m);
+    assert_int_equal(w.len, len);
+    assert_memory_equal(w.data, bytes, len);
+    st_writer_free(&w);
+    return m;
+}
+
+/* Known bytes of the oldest versions, laid out by hand from the protocol
+ * guide: the random round trip above cannot catch a field that both sides
+ * put in the same wrong place. */
+static void test_known_old_versions(void **state) {
+    (void)state;
+    st_arena_t arena;
+    st_arena_init(&arena);
+
+    /* OffsetCommit v1: generation, member id, and a per-partition commit
+     * timestamp (v1 only); no retention time (v2-4). */
+    const uint8_t commit_v1[] = {0, 1, 'g', 0, 0, 0, 5, 0, 1, 'm', 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1,
+                                 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7,
+                                 0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0xff, 0xff};
+    const st_offset_commit_request_t *commit;
+    commit = known_bytes(ST_API_OFFSET_COMMIT, false, 1, commit_v1, sizeof commit_v1, &arena);
+    assert_int_equal(commit->generation_id_or_member_epoch, 5);
+    assert_int_equal(commit->retention_time_ms, -1);
+    assert_int_equal(commit->topics[0].partitions[0].partition_index, 2);
+    assert_int_equal(commit->topics[0].partitions[0].committed_offset, 7);
+    assert_int_equal(commit->topics[0].partitions[0].commit_timestamp, 1000);
+    assert_int_equal(commit->topics[0].partitions[0].committed_metadata.len, -1);
+
+    /* OffsetCommit v0: group id and topics only. */
+    const uint8_t commit_v0[] = {0, 1, 'g', 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1,
+                                 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0};
+    commit = known_bytes(ST_API_OFFSET_COMMIT, false, 0, commit_v0, sizeof commit_v0, &arena);
+    assert_int_equal(commit->generation_id_or_member_epoch, -1);
+    assert_int_equal(commit->topics[0].partitions[0].commit_timestamp, -1);
+    assert_int_equal(commit->topics[0].partitions[0].committed_metadata.len, 0);
+
+    /* ListOffsets v0: MaxNumOffsets in the request, an offsets array in the
+     * response. */
+    const uint8_t list_v0[] = {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 0,
+                               0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1};
+    const st_list_offsets_request_t *list;
+    list = known_bytes(ST_API_LIST_OFFSETS, false, 0, list_v0, sizeof list_v0, &arena);
+    assert_int_equal(list->replica_id, -1);
+    assert_int_equal(list->topics[0].partitions[0].timestamp, -1);
+    assert_int_equal(list->topics[0].partitions[0].max_num_offsets, 1);
+    const uint8_t list_resp_v0[] = {0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+                                    0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5};
+    const st_list_offsets_response_t *list_resp;
+    list_resp = known_bytes(ST_API_LIST_OFFSETS, true, 0, list_resp_v0, sizeof list_resp_v0, &arena);
+    assert_int_equal(list_resp->topics[0].partitions[0].old_style_offsets_count, 1);
+    assert_int_equal(list_resp->topics[0].partitions[0].old_style_offsets[0], 5);
+
+    /* JoinGroup v0: no rebalance timeout (the session timeout serves). */
+    const uint8_t join_v0[] = {0, 1, 'g', 0, 0, 0x27, 0x10, 0, 0,
+                               0, 8, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r',
+                               0, 0, 0, 1, 0, 5, 'r', 'a', 'n', 'g', 'e', 0, 0, 0, 1, 0};
+    const st_join_group_request_t *join;
+    join = known_bytes(ST_API_JOIN_GROUP, false, 0, join_v0, sizeof join_v0, &arena);
+    assert_int_equal(join->session_timeout_ms, 10000);
+    assert_int_equal(join->rebalance_timeout_ms, -1);
+    assert_true(st_str_eq(join->protocol_type, "consumer"));
+    assert_int_equal(join->protocols[0].metadata.len, 1);
+
+    /* Metadata v0: a topics array that cannot be null (empty means all). */
+    const uint8_t metadata_v0[] = {0, 0, 0, 0};
+    const st_metadata_request_t *md;
+    md = known_bytes(ST_API_METADATA, false, 0, metadata_v0, sizeof metadata_v0, &arena);
+    assert_int_equal(md->topics_count, 0);
+    const uint8_t metadata_null_v0[] = {0xff, 0xff, 0xff, 0xff};
+    st_metadata_request_t md_null;
+    st_reader_t r;
+    st_reader_init(&r, metadata_null_v0, sizeof metadata_null_v0);
+    assert_int_equal(st_metadata_request_decode(&r, &arena, 0, &md_null), ST_ERR_DECODE);
+    st_arena_free(&arena);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_api_covers_kafka_3_9),
         cmocka_unit_test(test_every_api_every_version),
+        cmocka_unit_test(test_headers_and_payloads_every_version),
         cmocka_unit_test(test_unknown_tags_skipped),
         cmocka_unit_test(test_absurd_array_length),
         cmocka_unit_test(test_known_encoding),
+        cmocka_unit_test(test_known_old_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

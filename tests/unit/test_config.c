@@ -659,6 +659,182 @@ static void test_describe_topic(void **state) {
     st_config_free(c);
 }
 
+/* ---- listeners ------------------------------------------------------------- */
+
+/* Loads the overrides (NULL-terminated) and parses `listeners`. */
+static int listeners_of(char **overrides, st_listeners_t *out, char *err, size_t len) {
+    int n = 0;
+    while (overrides[n])
+        n++;
+    st_config_t *c = load_text(NULL, n, overrides);
+    int rc = st_config_listeners(c, out, err, len);
+    st_config_free(c);
+    return rc;
+}
+
+static void listeners_fail(char **overrides, const char *want) {
+    st_listeners_t l;
+    char err[1024] = "";
+    assert_int_equal(listeners_of(overrides, &l, err, sizeof err), ST_ERR_INVALID_CONFIG);
+    assert_int_equal(l.count, 0);
+    assert_contains(err, want);
+}
+
+static void test_listeners_default(void **state) {
+    (void)state;
+    char *none[] = {NULL};
+    st_listeners_t l;
+    char err[512];
+    assert_int_equal(listeners_of(none, &l, err, sizeof err), 0);
+    assert_int_equal(l.count, 1);
+    assert_string_equal(l.items[0].name, "PLAINTEXT");
+    assert_int_equal(l.items[0].security_protocol, ST_SECURITY_PROTOCOL_PLAINTEXT);
+    assert_string_equal(l.items[0].host, "");
+    assert_int_equal(l.items[0].port, 9092);
+    assert_false(l.items[0].controller);
+    assert_string_equal(st_security_protocol_name(ST_SECURITY_PROTOCOL_SASL_SSL), "SASL_SSL");
+}
+
+static void test_listeners_all_entries(void **state) {
+    (void)state;
+    /* Every entry, names normalised, the four default protocol names, IPv6
+     * in brackets, and the controller listener mapped to PLAINTEXT
+     * implicitly while nothing else uses SSL or SASL... */
+    char *plain[] = {"listeners= plaintext://127.0.0.1:9092 , CONTROLLER://:9093,,", "controller.listener.names=CONTROLLER",
+                     NULL};
+    st_listeners_t l;
+    char err[512];
+    if (listeners_of(plain, &l, err, sizeof err) != 0) fail_msg("%s", err);
+    assert_int_equal(l.count, 2);
+    assert_string_equal(l.items[0].name, "PLAINTEXT");
+    assert_string_equal(l.items[0].host, "127.0.0.1");
+    assert_false(l.items[0].controller);
+    assert_string_equal(l.items[1].name, "CONTROLLER");
+    assert_int_equal(l.items[1].security_protocol, ST_SECURITY_PROTOCOL_PLAINTEXT);
+    assert_int_equal(l.items[1].port, 9093);
+    assert_true(l.items[1].controller);
+
+    char *mixed[] = {"listeners=PLAINTEXT://h.example:1,SSL://[::1]:2,SASL_PLAINTEXT://:3,SASL_SSL://10.0.0.1:4", NULL};
+    assert_int_equal(listeners_of(mixed, &l, err, sizeof err), 0);
+    assert_int_equal(l.count, 4);
+    assert_string_equal(l.items[0].host, "h.example");
+    assert_int_equal(l.items[1].security_protocol, ST_SECURITY_PROTOCOL_SSL);
+    assert_string_equal(l.items[1].host, "::1");
+    assert_int_equal(l.items[2].security_protocol, ST_SECURITY_PROTOCOL_SASL_PLAINTEXT);
+    assert_int_equal(l.items[3].security_protocol, ST_SECURITY_PROTOCOL_SASL_SSL);
+    assert_int_equal(l.items[3].port, 4);
+
+    /* ...but not once SSL is in use: then the map must name it. */
+    char *ssl[] = {"listeners=SSL://:9092,CONTROLLER://:9093", "controller.listener.names=CONTROLLER", NULL};
+    listeners_fail(ssl, "No security protocol defined for listener CONTROLLER");
+}
+
+static void test_listeners_protocol_map(void **state) {
+    (void)state;
+    /* Names mapped through listener.security.protocol.map, any case. */
+    char *mapped[] = {"listeners=INTERNAL://:9092,external://:9093,BROKER://:9094",
+                      "listener.security.protocol.map=INTERNAL:PLAINTEXT, External : sasl_ssl,BROKER:SSL,UNUSED:SSL",
+                      NULL};
+    st_listeners_t l;
+    char err[512];
+    assert_int_equal(listeners_of(mapped, &l, err, sizeof err), 0);
+    assert_int_equal(l.count, 3);
+    assert_string_equal(l.items[0].name, "INTERNAL");
+    assert_int_equal(l.items[0].security_protocol, ST_SECURITY_PROTOCOL_PLAINTEXT);
+    assert_string_equal(l.items[1].name, "EXTERNAL");
+    assert_int_equal(l.items[1].security_protocol, ST_SECURITY_PROTOCOL_SASL_SSL);
+    assert_int_equal(l.items[2].security_protocol, ST_SECURITY_PROTOCOL_SSL);
+
+    /* An explicit map replaces Kafka's default one entirely, and no
+     * controller mapping is implied. */
+    char *explicit_map[] = {"listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.listener.names=CONTROLLER",
+                            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT", NULL};
+    listeners_fail(explicit_map, "No security protocol defined for listener CONTROLLER");
+    char *unmapped[] = {"listeners=CLIENT://:9092", NULL};
+    listeners_fail(unmapped, "Error creating broker listeners from 'CLIENT://:9092': "
+                             "No security protocol defined for listener CLIENT");
+    char *bad_protocol[] = {"listener.security.protocol.map=CLIENT:TLS", NULL};
+    listeners_fail(bad_protocol, "Invalid security protocol `TLS` defined in listener.security.protocol.map");
+    char *bad_entry[] = {"listener.security.protocol.map=CLIENT", NULL};
+    listeners_fail(bad_entry, "Error parsing configuration property 'listener.security.protocol.map'");
+}
+
+static void test_listeners_invalid(void **state) {
+    (void)state;
+    char *dup_name[] = {"listeners=PLAINTEXT://:9092,plaintext://:9093", NULL};
+    listeners_fail(dup_name, "Error creating broker listeners from 'PLAINTEXT://:9092,plaintext://:9093': "
+                             "Each listener must have a different name, listeners: PLAINTEXT://:9092,plaintext://:9093");
+    char *dup_port[] = {"listeners=PLAINTEXT://:9092,SSL://localhost:9092", NULL};
+    listeners_fail(dup_port, "Each listener must have a different port, listeners: PLAINTEXT://:9092,SSL://localhost:9092");
+    char *two_v4[] = {"listeners=PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.2:9092", NULL};
+    listeners_fail(two_v4, "If you have two listeners on the same port then one needs to be IPv4 and the other IPv6");
+    char *one_ip[] = {"listeners=PLAINTEXT://127.0.0.1:9092,SSL://:9092", NULL};
+    listeners_fail(one_ip, "Each listener must have a different port unless exactly one listener has an IPv4 address");
+    char *no_port[] = {"listeners=PLAINTEXT://localhost", NULL};
+    listeners_fail(no_port, "Unable to parse PLAINTEXT://localhost to a broker endpoint");
+    char *no_scheme[] = {"listeners=localhost:9092", NULL};
+    listeners_fail(no_scheme, "Unable to parse localhost:9092 to a broker endpoint");
+    char *bad_host[] = {"listeners=PLAINTEXT://a/b:9092", NULL};
+    listeners_fail(bad_host, "Unable to parse PLAINTEXT://a/b:9092 to a broker endpoint");
+    char *big_port[] = {"listeners=PLAINTEXT://:70000", NULL};
+    listeners_fail(big_port, "port 70000 of PLAINTEXT://:70000 is out of range");
+    char *huge_port[] = {"listeners=PLAINTEXT://:99999999999", NULL};
+    listeners_fail(huge_port, "Unable to parse");
+
+    /* Port 0 (any free port) may repeat; an IPv4 and an IPv6 host may share. */
+    char *zero[] = {"listeners=PLAINTEXT://:0,SSL://:0", NULL};
+    st_listeners_t l;
+    char err[512];
+    assert_int_equal(listeners_of(zero, &l, err, sizeof err), 0);
+    char *dual[] = {"listeners=PLAINTEXT://127.0.0.1:9092,SSL://[::1]:9092", NULL};
+    assert_int_equal(listeners_of(dual, &l, err, sizeof err), 0);
+    assert_int_equal(l.count, 2);
+
+    /* The limit on entries is explicit. */
+    char many[2048] = "listeners=";
+    for (int i = 0; i <= ST_LISTENERS_MAX; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "%sL%d://:%d", i ? "," : "", i, 1000 + i);
+    char map[2048] = "listener.security.protocol.map=";
+    for (int i = 0; i <= ST_LISTENERS_MAX; i++)
+        snprintf(map + strlen(map), sizeof map - strlen(map), "%sL%d:PLAINTEXT", i ? "," : "", i);
+    char *too_many[] = {many, map, NULL};
+    listeners_fail(too_many, "more than 16 listeners");
+}
+
+static void test_advertised_listeners(void **state) {
+    (void)state;
+    char *unset[] = {NULL};
+    st_config_t *c = load_text(NULL, 0, unset);
+    st_listeners_t a;
+    char err[512];
+    assert_int_equal(st_config_advertised_listeners(c, &a, err, sizeof err), 0);
+    assert_int_equal(a.count, 0);
+    st_config_free(c);
+
+    /* Ports may repeat in advertised.listeners (a load balancer). */
+    char *ok[] = {"listeners=PLAINTEXT://:9092,INTERNAL://:9093", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
+                  "advertised.listeners=PLAINTEXT://lb:9000,INTERNAL://lb:9000", NULL};
+    c = load_text(NULL, 3, ok);
+    assert_int_equal(st_config_advertised_listeners(c, &a, err, sizeof err), 0);
+    assert_int_equal(a.count, 2);
+    assert_string_equal(a.items[1].name, "INTERNAL");
+    assert_string_equal(a.items[1].host, "lb");
+    st_config_free(c);
+
+    char *unknown[] = {"listeners=PLAINTEXT://:9092", "advertised.listeners=SSL://h:9093", NULL};
+    c = load_text(NULL, 2, unknown);
+    assert_int_equal(st_config_advertised_listeners(c, &a, err, sizeof err), ST_ERR_INVALID_CONFIG);
+    assert_contains(err, "advertised.listeners listener names must be equal to or a subset of the ones defined in "
+                         "listeners. Found SSL. The valid options based on the current configuration are PLAINTEXT");
+    st_config_free(c);
+
+    char *wildcard[] = {"advertised.listeners=PLAINTEXT://0.0.0.0:9092", NULL};
+    c = load_text(NULL, 1, wildcard);
+    assert_int_equal(st_config_advertised_listeners(c, &a, err, sizeof err), ST_ERR_INVALID_CONFIG);
+    assert_contains(err, "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0");
+    st_config_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
@@ -680,6 +856,11 @@ int main(void) {
         cmocka_unit_test(test_settings_resolve),
         cmocka_unit_test(test_describe_broker),
         cmocka_unit_test(test_describe_topic),
+        cmocka_unit_test(test_listeners_default),
+        cmocka_unit_test(test_listeners_all_entries),
+        cmocka_unit_test(test_listeners_protocol_map),
+        cmocka_unit_test(test_listeners_invalid),
+        cmocka_unit_test(test_advertised_listeners),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,9 +181,10 @@ static void test_segment_find_and_recover(void **state) {
     assert_int_equal(ts, 1010);
     /* A rescan rebuilds the same index entries. */
     int32_t entries = st_offset_index_entries(&seg->offset_index);
-    int64_t cut;
-    assert_int_equal(st_segment_recover(seg, 100, 4096, INT64_MAX, NULL, NULL, &cut), 0);
-    assert_int_equal(cut, 0);
+    st_segment_recovery_t rec;
+    assert_int_equal(st_segment_recover(seg, 100, 4096, INT64_MAX, NULL, NULL, &rec), 0);
+    assert_int_equal(rec.truncated_bytes, 0);
+    assert_null(rec.reason);
     assert_int_equal(st_offset_index_entries(&seg->offset_index), entries);
     assert_int_equal(seg->next_offset, 130);
     /* Truncation inside a batch removes that whole batch. */
