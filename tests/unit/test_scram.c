@@ -366,7 +366,7 @@ static void test_malformed_messages(void **state) {
         "c=biws,r=abcservernonce",                       /* no proof */
         "c=biws,r=abcservernonce,p=",                    /* empty proof */
         "c=biws,r=abcservernonce,p=AAAA",                /* proof of the wrong size */
-        "c=biws,r=abcservernonc,p=" "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", /* nonce differs */
+        "c=biws,r=abcservernonc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", /* nonce differs */
         "c=bi ws,r=abcservernonce,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
         "r=abcservernonce,c=biws,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
         "c=biws,r=abcservernonce,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ",  /* bad padding */
