@@ -113,7 +113,9 @@ static void print_markdown(void) {
                                           row->note ? row->note : "");
         for (int c = 0; c < row->check_count; c++) {
             const st_api_acl_check_t *k = &row->checks[c];
-            printf("| %s (%d) | %s | %s | %s | %s | %s%s%s |\n", c ? "" : row->name, row->api_key,
+            char api[64] = "";
+            if (c == 0) snprintf(api, sizeof api, "%s (%d)", row->name, row->api_key);
+            printf("| %s | %s | %s | %s | %s | %s%s%s |\n", api,
                    st_acl_operation_name(k->operation), st_acl_resource_type_name(k->resource_type),
                    scope_text(k->scope), k->error_code ? st_err_name(k->error_code) : "-", k->when ? k->when : "",
                    c == row->check_count - 1 && row->note ? (k->when ? "; " : "") : "",
