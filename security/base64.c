@@ -62,6 +62,16 @@ long st_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap) {
     return decode_unpadded(in, len - pad, out, cap, false);
 }
 
+size_t st_base64url_encode(const uint8_t *in, size_t n, char *out, size_t cap) {
+    size_t len = st_base64_encode(in, n, out, cap);
+    while (len > 0 && out[len - 1] == '=') out[--len] = '\0';
+    for (size_t i = 0; i < len; i++) {
+        if (out[i] == '+') out[i] = '-';
+        else if (out[i] == '/') out[i] = '_';
+    }
+    return len;
+}
+
 long st_base64url_decode(const char *in, size_t len, uint8_t *out, size_t cap) {
     return decode_unpadded(in, len, out, cap, true);
 }

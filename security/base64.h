@@ -23,7 +23,9 @@ size_t st_base64_encode(const uint8_t *in, size_t n, char *out, size_t cap);
  * when the text is not canonical padded base64 or out is too small. */
 long st_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
 
-/* base64url without padding (RFC 7515 section 2), for JWS. */
+/* base64url without padding (RFC 7515 section 2), for JWS. The encoder
+ * writes a NUL and returns the length (0 when out is too small, n > 0). */
+size_t st_base64url_encode(const uint8_t *in, size_t n, char *out, size_t cap);
 long st_base64url_decode(const char *in, size_t len, uint8_t *out, size_t cap);
 
 #endif

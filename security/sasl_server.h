@@ -5,7 +5,7 @@
  * FAILED: it holds up to ~20 KiB for SCRAM's AuthMessage).
  *
  * States: those of the chosen mechanism (security/sasl_plain.h,
- * security/scram.h); this module adds none.
+ * security/scram.h, security/oauthbearer.h); this module adds none.
  *
  * Invariants:
  *  1. The mechanism never changes after st_sasl_server_init (KIP-368: a
@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "security/oauthbearer.h"
 #include "security/sasl.h"
 #include "security/sasl_plain.h"
 #include "security/scram.h"
@@ -33,6 +34,8 @@ typedef struct st_sasl_callbacks {
     void *ctx;
     st_sasl_plain_verify_fn plain_verify;
     st_scram_lookup_fn scram_lookup;
+    /* OAUTHBEARER's unsecured validator options (KIP-255); NULL: defaults. */
+    const st_oauth_unsecured_config_t *oauth;
 } st_sasl_callbacks_t;
 
 typedef struct st_sasl_server {
@@ -41,6 +44,7 @@ typedef struct st_sasl_server {
     union {
         st_sasl_plain_t plain;
         st_scram_server_t scram;
+        st_oauth_server_t oauth;
     } as;
 } st_sasl_server_t;
 
@@ -50,13 +54,13 @@ typedef struct st_sasl_server {
 int st_sasl_server_init(st_sasl_server_t *s, st_sasl_mechanism_t mechanism, bool reauthenticating,
                         const st_sasl_callbacks_t *callbacks, const uint8_t random[ST_SCRAM_SERVER_NONCE_RANDOM_BYTES]);
 /* One client token (SaslAuthenticate auth_bytes, or a KIP-43 raw token).
- * now_ms is the wall clock, for mechanisms whose credentials expire. */
+ * now_ms is the wall clock (OAUTHBEARER checks a token's exp and iat). */
 void st_sasl_server_step(st_sasl_server_t *s, const uint8_t *in, size_t len, int64_t now_ms, st_sasl_outcome_t *out);
 /* The authenticated id (NUL-terminated), or NULL before COMPLETE. */
 const char *st_sasl_server_authorization_id(const st_sasl_server_t *s);
-/* When the credential stops being valid, in wall-clock ms; -1 when it does
- * not expire (PLAIN, SCRAM). KIP-368: the session lifetime is the smaller
- * of this and connections.max.reauth.ms. */
+/* When the credential stops being valid, in wall-clock ms (an OAUTHBEARER
+ * token's exp); -1 when it does not expire (PLAIN, SCRAM). KIP-368: the
+ * session lifetime is the smaller of this and connections.max.reauth.ms. */
 int64_t st_sasl_server_credential_expiry_ms(const st_sasl_server_t *s);
 /* Wipes the secrets an unfinished exchange holds. */
 void st_sasl_server_clear(st_sasl_server_t *s);

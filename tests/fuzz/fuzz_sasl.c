@@ -1,8 +1,9 @@
 /*
  * The SASL mechanisms on bytes from an unauthenticated client: the first
- * input byte picks PLAIN or a SCRAM hash, the rest is split at the first
- * 0xff into the client's first and second token (SCRAM's client-first and
- * client-final). Nothing may crash, and the state machines' invariants
+ * input byte picks PLAIN, a SCRAM hash or OAUTHBEARER, the rest is split at
+ * the first 0xff into the client's first and second token (SCRAM's
+ * client-first and client-final; OAUTHBEARER's response and its answer to
+ * an error challenge). Nothing may crash, and the state machines' invariants
  * hold after every step: an authorization id exactly when COMPLETE, a
  * failure always with an error code and a client text.
  */
@@ -48,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         credentials_ready = true;
     }
     if (size < 1) return 0;
-    st_sasl_mechanism_t mechanism = (st_sasl_mechanism_t)(data[0] % 3);
+    st_sasl_mechanism_t mechanism = (st_sasl_mechanism_t)(data[0] % 4);
     data++;
     size--;
     const uint8_t *split = memchr(data, 0xff, size);
@@ -69,6 +70,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (st_scram_parse_client_final(data, first_len, &final, reason, sizeof reason) == 0) {
         if (final.without_proof_len >= first_len || final.proof_len == 0) __builtin_trap();
     }
+    st_oauth_initial_response_t oauth;
+    if (st_oauth_parse_initial_response(data, first_len, &oauth, reason, sizeof reason) == 0) {
+        if (oauth.token_len == 0 || oauth.token < (const char *)data || oauth.token + oauth.token_len > (const char *)data + first_len)
+            __builtin_trap();
+    }
+    st_oauth_token_t token;
+    bool insufficient_scope;
+    st_oauth_unsecured_config_t scoped = {.required_scope = "LOGIN_TO_KAFKA x", .allowable_clock_skew_ms = 1000};
+    if (st_oauth_validate_unsecured((const char *)data, first_len, &scoped, 1700000000000, &token, &insufficient_scope,
+                                    reason, sizeof reason) == 0 &&
+        token.principal[0] == '\0')
+        __builtin_trap();
 
     /* A whole exchange. */
     st_sasl_callbacks_t callbacks = {.plain_verify = verify, .scram_lookup = lookup};
@@ -76,10 +89,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static st_sasl_server_t server;
     if (st_sasl_server_init(&server, mechanism, false, &callbacks, random) != 0) __builtin_trap();
     st_sasl_outcome_t out;
-    st_sasl_server_step(&server, data, first_len, 0, &out);
+    st_sasl_server_step(&server, data, first_len, 1700000000000, &out);
     check(&server, &out);
     if (second) {
-        st_sasl_server_step(&server, second, second_len, 0, &out);
+        st_sasl_server_step(&server, second, second_len, 1700000000000, &out);
         check(&server, &out);
     }
     st_sasl_server_clear(&server);
