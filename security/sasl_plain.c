@@ -12,14 +12,14 @@ int st_sasl_plain_parse(const uint8_t *in, size_t len, st_sasl_plain_message_t *
         snprintf(reason, cap, "Invalid SASL/PLAIN response: %zu bytes, more than %d", len, ST_SASL_AUTH_BYTES_MAX);
         return -1;
     }
-    const uint8_t *first = memchr(in, 0, len);
-    const uint8_t *second = first ? memchr(first + 1, 0, len - (size_t)(first + 1 - in)) : NULL;
     size_t tokens = 1;
     for (size_t i = 0; i < len; i++) tokens += in[i] == 0;
     if (tokens != 3) {
         snprintf(reason, cap, "Invalid SASL/PLAIN response: expected 3 tokens, got %zu", tokens);
         return -1;
     }
+    const uint8_t *first = memchr(in, 0, len);
+    const uint8_t *second = memchr(first + 1, 0, len - (size_t)(first + 1 - in));
     out->authzid = (const char *)in;
     out->authzid_len = (size_t)(first - in);
     out->authcid = (const char *)first + 1;
