@@ -3,9 +3,9 @@
  * message filled with pseudo-random values encodes to exactly its computed
  * size, decodes, and encodes again to the same bytes. The same for the
  * request and response headers and the payloads that are not APIs (consumer
- * protocol, __consumer_offsets records). Every API's definition covers
- * exactly the versions Kafka 3.9 served (issue 12: old clients), checked
- * against a table of them. Also: truncations of an encoding never decode,
+ * protocol, __consumer_offsets records, the security metadata records).
+ * Every API's definition covers exactly the versions Kafka 3.9 served
+ * (issue 12: old clients), checked against a table of them. Also: truncations of an encoding never decode,
  * and unknown tagged fields are skipped.
  */
 #include <setjmp.h>
@@ -173,6 +173,11 @@ SIDE_WRAPPERS(st_offset_commit_key)
 SIDE_WRAPPERS(st_offset_commit_value)
 SIDE_WRAPPERS(st_group_metadata_key)
 SIDE_WRAPPERS(st_group_metadata_value)
+SIDE_WRAPPERS(st_user_scram_credential_record)
+SIDE_WRAPPERS(st_remove_user_scram_credential_record)
+SIDE_WRAPPERS(st_access_control_entry_record)
+SIDE_WRAPPERS(st_remove_access_control_entry_record)
+SIDE_WRAPPERS(st_client_quota_record)
 
 /* Headers and payloads, with the versions their definitions declare. */
 static void test_headers_and_payloads_every_version(void **state) {
@@ -190,6 +195,11 @@ static void test_headers_and_payloads_every_version(void **state) {
         {"OffsetCommitValue", SIDE_OF(st_offset_commit_value), 0, 4},
         {"GroupMetadataKey", SIDE_OF(st_group_metadata_key), 2, 2},
         {"GroupMetadataValue", SIDE_OF(st_group_metadata_value), 0, 4},
+        {"UserScramCredentialRecord", SIDE_OF(st_user_scram_credential_record), 0, 0},
+        {"RemoveUserScramCredentialRecord", SIDE_OF(st_remove_user_scram_credential_record), 0, 0},
+        {"AccessControlEntryRecord", SIDE_OF(st_access_control_entry_record), 0, 0},
+        {"RemoveAccessControlEntryRecord", SIDE_OF(st_remove_access_control_entry_record), 0, 0},
+        {"ClientQuotaRecord", SIDE_OF(st_client_quota_record), 0, 0},
     };
     for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++)
         for (int16_t v = messages[i].min_version; v <= messages[i].max_version; v++)
