@@ -138,6 +138,67 @@ int st_batch_validate(const uint8_t *batch, size_t len, const st_batch_limits_t 
                       bool require_keys, st_arena_t *arena, st_batch_check_t *check);
 
 /*
+ * st_batch_validate in steps: each st_batch_validation_step does about
+ * `work_bytes` of work (bytes checksummed, decompressed or parsed; at least
+ * a little) and says whether the verdict is in, so a caller can spread a
+ * batch that inflates to the decompression limit over several turns of an
+ * event loop. Decompressed records are parsed from a 256 KiB window as they
+ * come (a larger record field by field, its key and value skipped: memory
+ * does not grow with the batch or its records), and validation stops
+ * at the first fault, so a payload that turns bad early is never inflated
+ * further. The verdict equals st_batch_validate's for the same input.
+ *
+ * `batch` and `arena` are borrowed until st_batch_validation_end, which
+ * frees the validation's buffers and returns (and copies) the verdict.
+ * Record errors are allocated in `arena`, as the number found requires.
+ */
+/* A record larger than the validation window, parsed as it streams past. */
+typedef struct st_big_record {
+    size_t total;     /* length prefix and body */
+    size_t body_left; /* body bytes not yet parsed */
+    int field;        /* the next field (record_batch.c) */
+    int after_skip;
+    size_t skip;      /* key or value bytes still to pass over */
+    int32_t headers_left;
+    st_record_t rec;  /* its fields, for the record-level rules */
+} st_big_record_t;
+
+typedef struct st_batch_validation {
+    const uint8_t *batch;
+    size_t len;
+    st_batch_limits_t limits;
+    bool require_keys;
+    st_arena_t *arena;
+    int stage;
+    st_batch_header_t header;
+    size_t done_bytes; /* of the batch, checksummed */
+    uint32_t crc;
+    bool compressed;
+    st_decompressor_t decompressor;
+    uint8_t *window; /* records being parsed: decompressed (owned) or the payload */
+    size_t window_cap;
+    size_t window_len;
+    size_t window_pos;
+    bool source_finished; /* no record bytes beyond the window */
+    int source_error;     /* why the decompressed stream ended early (0: it did not) */
+    size_t records_bytes; /* of the records parsed so far */
+    bool big_active;      /* `big` is the record being parsed */
+    st_big_record_t big;
+    int32_t record_index;
+    int32_t record_error_cap;
+    bool timestamp_error;
+    st_batch_check_t check;
+} st_batch_validation_t;
+
+void st_batch_validation_begin(st_batch_validation_t *v, const uint8_t *batch, size_t len,
+                               const st_batch_limits_t *limits, bool require_keys, st_arena_t *arena);
+/* True once the verdict is in (then only st_batch_validation_end). */
+bool st_batch_validation_step(st_batch_validation_t *v, size_t work_bytes);
+/* Releases the buffers; copies the verdict to `check` (may be NULL) and
+ * returns its error. */
+int st_batch_validation_end(st_batch_validation_t *v, st_batch_check_t *check);
+
+/*
  * Iterates records of one batch. st_record_iter_init decompresses into
  * arena memory when needed (bounded by decompressed_bytes_max). Returns 0
  * or an error code.

@@ -36,7 +36,7 @@
 
 /* ---- The tables ---------------------------------------------------------- */
 
-enum { DEF_READ_ONLY = 1, DEF_SENSITIVE = 2 };
+enum { DEF_READ_ONLY = 1, DEF_SENSITIVE = 2, DEF_PER_LISTENER = 4 };
 
 typedef struct config_def {
     const char *name;
@@ -66,6 +66,9 @@ typedef struct topic_def {
 #define BETWEEN(a, b) (a), (b)
 #define RO DEF_READ_ONLY
 #define DYN 0 /* Kafka can change it at runtime (per-broker or cluster-wide) */
+/* Also settable per listener as listener.name.<listener>.<key> (Kafka's
+ * ListenerConnectionQuota); st_config_get_listener_long reads it. */
+#define PER_LISTENER DEF_PER_LISTENER
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define LONG_MAX_STR "9223372036854775807"
@@ -178,8 +181,10 @@ static const config_def_t k_broker[] = {
     {"socket.request.max.bytes", T_INT, STR(ST_CONFIG_DEFAULT_SOCKET_REQUEST_MAX_BYTES), AT_LEAST(1), NULL, RO, "Largest request accepted"},
     {"socket.send.buffer.bytes", T_INT, "-1", ANY, NULL, RO, "SO_SNDBUF of each connection; -1 leaves the OS's autotuning (Kafka's default, 102400, is slower here: docs/performance.md)"},
     {"socket.receive.buffer.bytes", T_INT, "-1", ANY, NULL, RO, "SO_RCVBUF of the listener; -1 leaves the OS's autotuning (Kafka's default, 102400, is slower here: docs/performance.md)"},
-    {"max.connections", T_INT, INT_MAX_STR, AT_LEAST(0), NULL, DYN, "Maximum connections to the broker"},
+    {"max.connections", T_INT, INT_MAX_STR, AT_LEAST(0), NULL, DYN | PER_LISTENER, "Maximum connections to the broker; at the limit new ones wait to be accepted until one closes. Also per listener: listener.name.<listener>.max.connections"},
     {"max.connections.per.ip", T_INT, INT_MAX_STR, AT_LEAST(0), NULL, DYN, "Maximum connections from one IP address; more are closed at accept"},
+    {"max.connections.per.ip.overrides", T_STR, "", ANY, NULL, DYN, "Per-IP or hostname overrides of max.connections.per.ip, as host:count,..."},
+    {"max.connection.creation.rate", T_INT, INT_MAX_STR, AT_LEAST(0), NULL, DYN | PER_LISTENER, "Maximum new connections accepted per second; beyond it accepting is delayed. Also per listener: listener.name.<listener>.max.connection.creation.rate"},
     {"connections.max.idle.ms", T_LONG, "600000", ANY, NULL, RO, "Close connections idle this long"},
     {"num.network.threads", T_INT, "3", AT_LEAST(1), NULL, DYN, "Accepted for compatibility; Strata runs one event-loop thread"},
     {"num.io.threads", T_INT, "8", AT_LEAST(1), NULL, DYN, "Accepted for compatibility; Strata runs one event-loop thread"},
@@ -268,10 +273,20 @@ typedef struct unused_key {
     char *value;
 } unused_key_t;
 
+/* A listener.name.<listener>.<key> value of a PER_LISTENER key. */
+typedef struct listener_value {
+    char *listener; /* as written in the key (Kafka writes it lower-case) */
+    int32_t index;  /* of the broker key */
+    typed_t typed;
+    char *configured;
+} listener_value_t;
+
 struct st_config {
     slot_t slots[BROKER_COUNT];
     unused_key_t *unused;
     int32_t unused_count;
+    listener_value_t *listener_values;
+    int32_t listener_value_count;
 };
 
 /* ---- Small helpers -------------------------------------------------------- */
@@ -816,6 +831,48 @@ static void format_origin(const prop_t *p, const char *path, char *buf, size_t l
         snprintf(buf, len, "--override %s=%s", p->key, p->value);
 }
 
+/* "listener.name.<listener>.<key>" of a PER_LISTENER key: parsed as that
+ * key is, last occurrence winning. Returns 0 when taken, a positive error
+ * (with `err`) for a bad value, -1 when the key is not one of these. */
+#define LISTENER_PREFIX "listener.name."
+static int load_listener_value(st_config_t *c, const prop_t *p, const char *path, char *err, size_t err_len) {
+    if (strncmp(p->key, LISTENER_PREFIX, strlen(LISTENER_PREFIX)) != 0)
+        return -1;
+    const char *listener = p->key + strlen(LISTENER_PREFIX);
+    const char *dot = strchr(listener, '.');
+    if (!dot || dot == listener)
+        return -1;
+    int idx = st_config_broker_index(dot + 1);
+    if (idx < 0 || !(k_broker[idx].flags & DEF_PER_LISTENER))
+        return -1;
+    listener_value_t v = {xstrndup(listener, (size_t)(dot - listener)), idx, {0}, NULL};
+    char msg[256];
+    if (parse_value(&k_broker[idx], p->value, &v.typed, &v.configured, msg, sizeof msg) != 0) {
+        char origin[300];
+        format_origin(p, path, origin, sizeof origin);
+        /* The message names the key as written, prefix and all. */
+        const char *at = strstr(msg, k_broker[idx].name);
+        if (at)
+            set_msg(err, err_len, "%s: %.*s%s%s", origin, (int)(at - msg), msg, p->key, at + strlen(k_broker[idx].name));
+        else
+            set_msg(err, err_len, "%s: %s", origin, msg);
+        free(v.listener);
+        return ST_ERR_INVALID_CONFIG;
+    }
+    for (int32_t i = 0; i < c->listener_value_count; i++) {
+        listener_value_t *old = &c->listener_values[i];
+        if (old->index == idx && strcmp(old->listener, v.listener) == 0) {
+            free(old->listener);
+            free(old->configured);
+            *old = v;
+            return 0;
+        }
+    }
+    c->listener_values = xrealloc(c->listener_values, (size_t)(c->listener_value_count + 1) * sizeof v);
+    c->listener_values[c->listener_value_count++] = v;
+    return 0;
+}
+
 int st_config_load(st_config_t **out, const char *path, int override_count, char *const *overrides,
                    char *err, size_t err_len) {
     *out = NULL;
@@ -853,11 +910,17 @@ int st_config_load(st_config_t **out, const char *path, int override_count, char
     memset(chosen, 0, sizeof chosen);
     for (int32_t i = 0; i < props.count; i++) {
         int idx = st_config_broker_index(props.items[i].key);
-        if (idx >= 0)
+        if (idx >= 0) {
             chosen[idx] = &props.items[i];
-        else
+            continue;
+        }
+        rc = load_listener_value(c, &props.items[i], path, err, err_len);
+        if (rc < 0)
             keep_unused(c, props.items[i].key, props.items[i].value);
+        else if (rc > 0)
+            goto err_free_config;
     }
+    rc = 0;
     for (int32_t i = 0; i < BROKER_COUNT; i++) {
         const config_def_t *def = &k_broker[i];
         slot_t *slot = &c->slots[i];
@@ -892,6 +955,14 @@ int st_config_load(st_config_t **out, const char *path, int override_count, char
         rc = ST_ERR_INVALID_CONFIG;
         goto err_free_config;
     }
+    /* KafkaConfig's rule: a zero default only makes sense with overrides. */
+    if (slot_named(c, "max.connections.per.ip")->typed.l == 0 &&
+        slot_named(c, "max.connections.per.ip.overrides")->string[0] == '\0') {
+        set_msg(err, err_len, "%s: max.connections.per.ip can be set to zero only if "
+                "max.connections.per.ip.overrides property is set.", path ? path : "overrides");
+        rc = ST_ERR_INVALID_CONFIG;
+        goto err_free_config;
+    }
     props_free(&props);
     *out = c;
     return 0;
@@ -914,6 +985,11 @@ void st_config_free(st_config_t *c) {
         free(c->unused[i].value);
     }
     free(c->unused);
+    for (int32_t i = 0; i < c->listener_value_count; i++) {
+        free(c->listener_values[i].listener);
+        free(c->listener_values[i].configured);
+    }
+    free(c->listener_values);
     free(c);
 }
 
@@ -955,6 +1031,17 @@ double st_config_get_double(const st_config_t *c, const char *name) {
 const char *st_config_get_string(const st_config_t *c, const char *name) {
     const slot_t *s = typed_slot(c, name, MASK(T_STR) | MASK(T_LIST) | MASK(ST_CONFIG_TYPE_PASSWORD));
     return s->has_value ? s->string : NULL;
+}
+
+int64_t st_config_get_listener_long(const st_config_t *c, const char *listener, const char *name) {
+    int idx = st_config_broker_index(name);
+    if (idx < 0 || !(k_broker[idx].flags & DEF_PER_LISTENER))
+        misuse("not a per-listener config", name);
+    /* Kafka's ListenerName.configPrefix lower-cases the name; accept either. */
+    for (int32_t i = 0; listener && i < c->listener_value_count; i++)
+        if (c->listener_values[i].index == idx && strcasecmp(c->listener_values[i].listener, listener) == 0)
+            return c->listener_values[i].typed.l;
+    return st_config_get_long(c, name);
 }
 
 bool st_config_is_set(const st_config_t *c, const char *name) {

@@ -101,6 +101,11 @@ double st_config_get_double(const st_config_t *c, const char *name);
 /* STRING, LIST (comma-joined, elements trimmed) or PASSWORD; NULL when unset
  * and without a default (advertised.listeners, cluster.id, ...). */
 const char *st_config_get_string(const st_config_t *c, const char *name);
+/* A key Kafka also takes per listener (max.connections,
+ * max.connection.creation.rate): the value of
+ * listener.name.<listener>.<name> when given, else the broker's. Aborts for
+ * other keys. */
+int64_t st_config_get_listener_long(const st_config_t *c, const char *listener, const char *name);
 /* True when the file or an override gave the key a value. */
 bool st_config_is_set(const st_config_t *c, const char *name);
 

@@ -18,7 +18,9 @@ typedef struct watch {
 struct st_loop {
     int epoll_fd;
     bool stopping;
+    bool skip_sleep;
     int64_t now_ms;
+    int64_t turn_started_us;
     watch_t *watches; /* indexed by fd */
     int watch_cap;
     st_timer_t **heap;
@@ -161,6 +163,16 @@ void st_loop_set_before_sleep(st_loop_t *loop, st_hook_fn fn, void *ctx) {
 
 int64_t st_loop_now_ms(const st_loop_t *loop) { return loop->now_ms; }
 
+int64_t st_loop_turn_started_us(const st_loop_t *loop) { return loop->turn_started_us; }
+
+void st_loop_skip_sleep(st_loop_t *loop) { loop->skip_sleep = true; }
+
+int64_t st_monotonic_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void st_loop_stop(st_loop_t *loop) { loop->stopping = true; }
 
 static void run_due_timers(st_loop_t *loop) {
@@ -181,8 +193,11 @@ void st_loop_run(st_loop_t *loop) {
             int64_t wait = loop->heap[0]->due_ms - st_monotonic_ms();
             timeout = wait < 0 ? 0 : (wait > 60000 ? 60000 : (int)wait);
         }
+        if (loop->skip_sleep) timeout = 0;
+        loop->skip_sleep = false;
         int n = epoll_wait(loop->epoll_fd, events, LOOP_EVENTS_PER_WAIT, timeout);
-        loop->now_ms = st_monotonic_ms();
+        loop->turn_started_us = st_monotonic_us();
+        loop->now_ms = loop->turn_started_us / 1000;
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;
             if (fd >= loop->watch_cap) continue;

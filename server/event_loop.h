@@ -39,9 +39,16 @@ static inline bool st_timer_active(const st_timer_t *t) { return t->active; }
 void st_loop_set_before_sleep(st_loop_t *loop, st_hook_fn fn, void *ctx);
 /* Monotonic milliseconds, refreshed once per loop iteration. */
 int64_t st_loop_now_ms(const st_loop_t *loop);
+/* Monotonic microseconds at which this iteration's events began to be
+ * handled: work spread over iterations measures its share from here. */
+int64_t st_loop_turn_started_us(const st_loop_t *loop);
+/* The next wait for events returns at once: work is pending that should go
+ * on after the events already due have had their turn. */
+void st_loop_skip_sleep(st_loop_t *loop);
 /* Wall-clock milliseconds since the epoch (timestamps, retention). */
 int64_t st_wall_ms(void);
 int64_t st_monotonic_ms(void);
+int64_t st_monotonic_us(void);
 /* Runs until st_loop_stop. */
 void st_loop_run(st_loop_t *loop);
 void st_loop_stop(st_loop_t *loop);

@@ -244,18 +244,18 @@ static int32_t read_partition(st_broker_t *b, st_request_t *req, const fetch_ite
     out->log_start_offset = st_log_start_offset(p->log);
     int32_t max_bytes = it->max_bytes < budget ? it->max_bytes : budget;
     if (max_bytes < 0) max_bytes = 0;
-    st_log_read_result_t rr;
-    int err = st_log_read(p->log, it->fetch_offset, max_bytes, first_with_data, &rr);
+    st_log_shared_read_t rr;
+    int err = st_log_read_shared(p->log, it->fetch_offset, max_bytes, first_with_data, &rr);
     if (err != 0) {
         out->error_code = (int16_t)(err > 0 ? err : ST_ERR_KAFKA_STORAGE_ERROR);
         return 0;
     }
     if (rr.len <= 0) {
-        if (rr.fd >= 0) close(rr.fd);
+        st_file_ref_release(rr.file);
         return 0;
     }
-    st_request_hold_fd(req, rr.fd);
-    out->records = (st_records_t){.len = rr.len, .in_file = true, .fd = rr.fd, .file_pos = rr.file_pos};
+    st_request_hold_file(req, rr.file);
+    out->records = (st_records_t){.len = rr.len, .in_file = true, .fd = st_file_ref_fd(rr.file), .file_pos = rr.file_pos};
     return rr.len;
 }
 
@@ -614,8 +614,7 @@ int st_handle_fetch(st_broker_t *b, st_request_t *req) {
         st_request_respond(b, req, probe);
         return 0;
     }
-    for (int32_t i = 0; i < req->fd_count; i++) close(req->fds[i]);
-    req->fd_count = 0;
+    st_request_release_files(req);
 
     /* Park. */
     pf->waiters = calloc((size_t)pf->item_count, sizeof *pf->waiters);

@@ -26,6 +26,7 @@
 #define HTTP_REQUEST_MAX_BYTES 8192
 #define HTTP_CONNECTIONS_MAX 64
 #define HTTP_IDLE_TIMEOUT_MS 10000
+#define HTTP_ACCEPT_BACKOFF_MS 100
 
 typedef struct http_conn {
     struct st_http *http;
@@ -44,6 +45,7 @@ struct st_http {
     int listen_fd;
     http_conn_t *conns;
     int32_t conn_count;
+    st_timer_t accept_backoff; /* the listener rests after running out of descriptors */
 };
 
 /* ---- text building -------------------------------------------------------- */
@@ -404,11 +406,25 @@ static void http_idle(st_loop_t *loop, void *ctx) {
     http_close(ctx);
 }
 
+static void http_on_accept(st_loop_t *loop, int fd, uint32_t events, void *ctx);
+
+static void http_accept_again(st_loop_t *loop, void *ctx) {
+    struct st_http *h = ctx;
+    st_loop_watch(loop, h->listen_fd, ST_EVENT_READABLE, http_on_accept, h);
+}
+
 static void http_on_accept(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
     (void)events;
     struct st_http *h = ctx;
     for (int i = 0; i < 16; i++) {
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* As the Kafka listener does (acceptor.c): rest instead of
+             * retrying a failing accept at once, which spins the loop. */
+            st_loop_unwatch(loop, fd);
+            st_timer_start(loop, &h->accept_backoff, HTTP_ACCEPT_BACKOFF_MS, http_accept_again, h);
+            return;
+        }
         if (cfd < 0) return;
         if (h->conn_count >= HTTP_CONNECTIONS_MAX) {
             ST_WARN("http: refusing a connection: %d open", HTTP_CONNECTIONS_MAX);
@@ -475,6 +491,7 @@ void st_http_stop(st_broker_t *b) {
     struct st_http *h = b->http;
     if (!h) return;
     while (h->conns) http_close(h->conns);
+    st_timer_stop(b->loop, &h->accept_backoff);
     st_loop_unwatch(b->loop, h->listen_fd);
     close(h->listen_fd);
     free(h);

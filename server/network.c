@@ -5,7 +5,9 @@
  *  1. A connection's requests form a FIFO (head..tail) in arrival order;
  *     responses are written strictly from the head, so a parked long-poll
  *     fetch holds back the responses behind it, as in Kafka.
- *  2. At most max_inflight_per_conn requests are queued; at the limit the
+ *  2. At most max_inflight_per_conn requests are queued, and at most
+ *     ST_CONN_FILE_RESPONSES_MAX of them hold file references; at either
+ *     limit, and while one of them is deferred (st_request_defer), the
  *     connection stops reading (backpressure), never buffers more.
  *  3. A frame larger than socket.request.max.bytes, a negative or zero
  *     size, an unknown API key, an unsupported version (except ApiVersions)
@@ -15,8 +17,9 @@
  *
  *   accept --> OPEN --(frame error / EOF / idle timeout)--> CLOSED
  *               |  ^
- *   queue full  v  | responses drained
- *             PAUSED (not reading)
+ *   queue full, |  | responses drained,
+ *   a request   v  | the deferred request done
+ *   deferred  PAUSED (not reading)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,15 +42,9 @@
 const double st_metrics_latency_bounds_s[ST_METRICS_LATENCY_BUCKETS - 1] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 
-static int64_t monotonic_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void metrics_request_done(st_broker_t *b, const st_request_t *req) {
     if (req->api_key < 0 || req->api_key >= ST_METRICS_API_MAX) return;
-    double s = (double)(monotonic_us() - req->received_us) / 1e6;
+    double s = (double)(st_monotonic_us() - req->received_us) / 1e6;
     int k = 0;
     while (k < ST_METRICS_LATENCY_BUCKETS - 1 && s > st_metrics_latency_bounds_s[k]) k++;
     b->metrics.latency_buckets[req->api_key][k]++;
@@ -77,6 +74,8 @@ struct st_conn {
     st_request_t *head;
     st_request_t *tail;
     int32_t queued;
+    int32_t file_responses; /* queued requests holding file references */
+    int32_t deferred;       /* queued requests with work left for a later turn */
     bool paused;
     bool want_write;
     bool closing;
@@ -94,6 +93,13 @@ struct st_conn {
 
 static void conn_close(st_conn_t *c, const char *why);
 static void conn_update_watch(st_conn_t *c);
+
+/* False while the connection is at one of its backpressure limits: it
+ * reads and dispatches no further request until responses have gone out. */
+static bool conn_takes_requests(const st_conn_t *c) {
+    return c->queued < c->broker->max_inflight_per_conn && c->file_responses < ST_CONN_FILE_RESPONSES_MAX &&
+           c->deferred == 0;
+}
 static void flush_ready_list(st_broker_t *b);
 
 static void set_nonblocking(int fd) {
@@ -101,23 +107,36 @@ static void set_nonblocking(int fd) {
     fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+void st_request_release_files(st_request_t *req) {
+    for (int32_t i = 0; i < req->file_count; i++) st_file_ref_release(req->files[i]);
+    req->file_count = 0;
+    if (req->counted_file_response) {
+        req->counted_file_response = false;
+        if (req->conn) req->conn->file_responses--;
+    }
+}
+
 static void request_free(st_request_t *req) {
-    for (int32_t i = 0; i < req->fd_count; i++) close(req->fds[i]);
-    free(req->fds);
+    st_request_release_files(req);
+    free(req->files);
     st_writer_free(&req->response);
     st_arena_free(&req->arena);
     free(req);
 }
 
-void st_request_hold_fd(st_request_t *req, int fd) {
-    if (req->fd_count == req->fd_cap) {
-        int32_t cap = req->fd_cap ? req->fd_cap * 2 : 8;
-        int *fds = realloc(req->fds, (size_t)cap * sizeof *fds);
-        if (!fds) abort();
-        req->fds = fds;
-        req->fd_cap = cap;
+void st_request_hold_file(st_request_t *req, st_file_ref_t *file) {
+    if (req->file_count == req->file_cap) {
+        int32_t cap = req->file_cap ? req->file_cap * 2 : 8;
+        st_file_ref_t **files = realloc(req->files, (size_t)cap * sizeof *files);
+        if (!files) abort();
+        req->files = files;
+        req->file_cap = cap;
     }
-    req->fds[req->fd_count++] = fd;
+    req->files[req->file_count++] = file;
+    if (!req->counted_file_response && req->conn) {
+        req->counted_file_response = true;
+        req->conn->file_responses++;
+    }
 }
 
 int st_request_decode(st_request_t *req, void *out) {
@@ -196,7 +215,7 @@ static bool conn_dispatch(st_conn_t *c, st_request_t *req, uint8_t *frame, int32
         copy = st_arena_memdup(&req->arena, frame, (size_t)len);
     }
     req->received_ms = st_loop_now_ms(b->loop);
-    req->received_us = monotonic_us();
+    req->received_us = st_monotonic_us();
     b->metrics.bytes_in += (uint64_t)len + 4;
     {
         char host[72];
@@ -400,7 +419,7 @@ static bool conn_process_frame_bytes(st_conn_t *c, const uint8_t *data, size_t l
     st_broker_t *b = c->broker;
     size_t pos = 0;
     while (pos < len && !c->closing) {
-        if (c->queued >= b->max_inflight_per_conn) break; /* backpressure */
+        if (!conn_takes_requests(c)) break; /* backpressure */
         if (c->size_have < 4) {
             size_t take = 4 - (size_t)c->size_have;
             if (take > len - pos) take = len - pos;
@@ -462,7 +481,7 @@ static bool conn_process_frame_bytes(st_conn_t *c, const uint8_t *data, size_t l
 /* Parses bytes left in the read buffer while the connection may take
  * more requests. Returns false when the connection must close. */
 static bool conn_drain_leftover(st_conn_t *c) {
-    while (c->rbuf_pos < c->rbuf_len && c->queued < c->broker->max_inflight_per_conn) {
+    while (c->rbuf_pos < c->rbuf_len && conn_takes_requests(c)) {
         size_t consumed = 0;
         bool ok = conn_process_frame_bytes(c, c->rbuf + c->rbuf_pos, c->rbuf_len - c->rbuf_pos, &consumed);
         if (c->closing) return false;
@@ -542,7 +561,7 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
                      * next frame is read into the same, still-mapped and
                      * cache-warm pages. */
                     if (!conn_write_ready(c)) return;
-                    if (c->queued >= b->max_inflight_per_conn) break;
+                    if (!conn_takes_requests(c)) break;
                 }
                 continue;
             }
@@ -595,7 +614,7 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
 
 static void conn_update_watch(st_conn_t *c) {
     st_broker_t *b = c->broker;
-    c->paused = c->queued >= b->max_inflight_per_conn;
+    c->paused = !conn_takes_requests(c);
     uint32_t ev = (c->paused ? 0 : ST_EVENT_READABLE) | (c->want_write ? ST_EVENT_WRITABLE : 0);
     if (ev)
         st_loop_watch(b->loop, c->fd, ev, conn_on_event, c);
@@ -670,8 +689,76 @@ static void flush_ready_list(st_broker_t *b) {
     }
 }
 
+/* ---- deferred work ----------------------------------------------------------
+ * Requests whose handler passed its work deadline wait in a FIFO on the
+ * broker; the before-sleep hook resumes them in order within one slice
+ * (ST_REQUEST_SLICE_US from when it starts; the first request at least one
+ * step), and the loop does not sleep while any remain. A resumed request
+ * that still has work goes to the back, so several take turns. One loop
+ * turn therefore works at most about ST_TURN_WORK_US for the handlers of its
+ * events plus one slice for deferred requests. */
+
+int64_t st_request_work_deadline_us(const st_broker_t *b, int64_t started_us) {
+    int64_t turn = b->deferred_deadline_us ? b->deferred_deadline_us
+                                           : st_loop_turn_started_us(b->loop) + ST_TURN_WORK_US;
+    int64_t slice = started_us + ST_REQUEST_SLICE_US;
+    return slice < turn ? slice : turn;
+}
+
+void st_request_defer(st_broker_t *b, st_request_t *req, void (*resume)(st_broker_t *b, st_request_t *req)) {
+    req->resume = resume;
+    req->deferred = true;
+    req->deferred_next = NULL;
+    if (b->deferred_tail)
+        b->deferred_tail->deferred_next = req;
+    else
+        b->deferred_head = req;
+    b->deferred_tail = req;
+    if (req->conn) req->conn->deferred++;
+    st_loop_skip_sleep(b->loop);
+}
+
+static void undefer(st_broker_t *b, st_request_t *req) {
+    st_request_t **at = &b->deferred_head;
+    st_request_t *prev = NULL;
+    while (*at && *at != req) {
+        prev = *at;
+        at = &(*at)->deferred_next;
+    }
+    if (*at) {
+        *at = req->deferred_next;
+        if (b->deferred_tail == req) b->deferred_tail = prev;
+    }
+    req->deferred = false;
+    req->deferred_next = NULL;
+    if (req->conn) req->conn->deferred--;
+}
+
+static void run_deferred(st_broker_t *b) {
+    int64_t deadline = st_monotonic_us() + ST_REQUEST_SLICE_US;
+    b->deferred_deadline_us = deadline;
+    /* Only the requests deferred before this pass: one that defers again
+     * now waits for the next turn. */
+    st_request_t *last = b->deferred_tail;
+    for (bool first = true; b->deferred_head; first = false) {
+        if (!first && st_monotonic_us() >= deadline) break;
+        st_request_t *req = b->deferred_head;
+        bool was_last = req == last;
+        undefer(b, req);
+        req->resume(b, req);
+        if (was_last) break;
+    }
+    b->deferred_deadline_us = 0;
+    if (b->deferred_head) st_loop_skip_sleep(b->loop);
+}
+
 void st_network_before_sleep(st_broker_t *b) {
+    /* Answers already made go out before deferred work takes its turn. */
     flush_ready_list(b);
+    if (b->deferred_head) {
+        run_deferred(b);
+        flush_ready_list(b);
+    }
     while (b->dead_conns) {
         st_conn_t *c = b->dead_conns;
         b->dead_conns = c->next;
@@ -711,11 +798,14 @@ static void conn_close(st_conn_t *c, const char *why) {
     while (req) {
         st_request_t *next = req->next;
         req->next = NULL;
+        if (req->deferred) undefer(b, req);
         if (req->pending && !req->done && req->cancel_pending) req->cancel_pending(req);
-        if (req->pending && !req->done)
+        if (req->pending && !req->done) {
+            st_request_release_files(req);
             req->conn = NULL;
-        else
+        } else {
             request_free(req);
+        }
         req = next;
     }
     c->head = c->tail = NULL;
@@ -732,76 +822,48 @@ static void conn_close(st_conn_t *c, const char *why) {
     c->prev = NULL;
     c->next = b->dead_conns;
     b->dead_conns = c;
+    st_acceptor_connection_closed(b);
 }
 
 void st_request_release_detached(st_request_t *req) { request_free(req); }
 
-/* Live connections from `ip`. A scan of the connection list rather than a
- * count per address: nothing to keep in step, since conn_close takes a
- * connection off the list as its socket closes. */
-static int32_t connections_from(const st_broker_t *b, struct in_addr ip) {
+
+/* A scan of the connection list rather than a count per address: nothing
+ * to keep in step, since conn_close takes a connection off the list as its
+ * socket closes; the acceptor only asks once the connection count could be
+ * at some address's limit. */
+int32_t st_network_connections_from(const st_broker_t *b, uint32_t ipv4) {
     int32_t n = 0;
     for (const st_conn_t *c = b->conns; c; c = c->next)
-        if (c->peer_ip.s_addr == ip.s_addr) n++;
+        if (c->peer_ip.s_addr == ipv4) n++;
     return n;
 }
 
-/* Kafka's ConnectionQuotas: a connection beyond max.connections.per.ip for
- * its address is closed right after accept. Below the total count no
- * address can be at the limit, so the default (Int.MaxValue) never scans. */
-static bool per_ip_limit_reached(const st_broker_t *b, struct in_addr ip) {
-    if (b->conn_count < b->max_connections_per_ip) return false;
-    return connections_from(b, ip) >= b->max_connections_per_ip;
-}
-
-static void on_accept(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
-    (void)events;
-    st_broker_t *b = ctx;
-    for (int i = 0; i < 64; i++) {
-        struct sockaddr_in addr;
-        socklen_t alen = sizeof addr;
-        int cfd = accept4(fd, (struct sockaddr *)&addr, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                ST_WARN("accept failed: %s", strerror(errno));
-            return;
-        }
-        char peer[64];
-        char ip[INET_ADDRSTRLEN] = "?";
-        inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
-        snprintf(peer, sizeof peer, "%s:%d", ip, ntohs(addr.sin_port));
-        if (b->conn_count >= b->max_connections) {
-            ST_WARN("refusing %s: max.connections %d reached", peer, b->max_connections);
-            close(cfd);
-            continue;
-        }
-        if (per_ip_limit_reached(b, addr.sin_addr)) {
-            ST_WARN("refusing %s: max.connections.per.ip %d reached for %s", peer, b->max_connections_per_ip, ip);
-            close(cfd);
-            continue;
-        }
-        int one = 1;
-        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (b->socket_send_buffer_bytes > 0)
-            setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &b->socket_send_buffer_bytes, sizeof b->socket_send_buffer_bytes);
-        st_conn_t *c = calloc(1, sizeof *c);
-        if (!c) abort();
-        c->rbuf = malloc(CONN_READ_CHUNK_BYTES);
-        if (!c->rbuf) abort();
-        c->broker = b;
-        c->fd = cfd;
-        c->peer_ip = addr.sin_addr;
-        memcpy(c->peer, peer, sizeof peer);
-        c->last_active_ms = st_loop_now_ms(loop);
-        c->next = b->conns;
-        if (b->conns) b->conns->prev = c;
-        b->conns = c;
-        b->conn_count++;
-        b->metrics.connections_accepted++;
-        st_loop_watch(loop, cfd, ST_EVENT_READABLE, conn_on_event, c);
-        if (b->connections_max_idle_ms > 0)
-            st_timer_start(loop, &c->idle_timer, b->connections_max_idle_ms, conn_idle_check, c);
-    }
+void st_network_adopt(st_broker_t *b, int cfd, const struct sockaddr_in *addr) {
+    st_loop_t *loop = b->loop;
+    char ip[INET_ADDRSTRLEN] = "?";
+    inet_ntop(AF_INET, &addr->sin_addr, ip, sizeof ip);
+    int one = 1;
+    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (b->socket_send_buffer_bytes > 0)
+        setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &b->socket_send_buffer_bytes, sizeof b->socket_send_buffer_bytes);
+    st_conn_t *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->rbuf = malloc(CONN_READ_CHUNK_BYTES);
+    if (!c->rbuf) abort();
+    c->broker = b;
+    c->fd = cfd;
+    c->peer_ip = addr->sin_addr;
+    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(addr->sin_port));
+    c->last_active_ms = st_loop_now_ms(loop);
+    c->next = b->conns;
+    if (b->conns) b->conns->prev = c;
+    b->conns = c;
+    b->conn_count++;
+    b->metrics.connections_accepted++;
+    st_loop_watch(loop, cfd, ST_EVENT_READABLE, conn_on_event, c);
+    if (b->connections_max_idle_ms > 0)
+        st_timer_start(loop, &c->idle_timer, b->connections_max_idle_ms, conn_idle_check, c);
 }
 
 int st_network_listen(st_broker_t *b, const char *host, int port) {
@@ -831,14 +893,18 @@ int st_network_listen(st_broker_t *b, const char *host, int port) {
         return ST_ERR_IO;
     }
     set_nonblocking(fd);
+    int err = st_acceptor_start(b, fd);
+    if (err != 0) {
+        close(fd);
+        return err;
+    }
     b->listen_fd = fd;
-    st_loop_watch(b->loop, fd, ST_EVENT_READABLE, on_accept, b);
     return 0;
 }
 
 void st_network_close_all(st_broker_t *b) {
     if (b->listen_fd >= 0) {
-        st_loop_unwatch(b->loop, b->listen_fd);
+        st_acceptor_stop(b);
         close(b->listen_fd);
         b->listen_fd = -1;
     }

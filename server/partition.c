@@ -220,8 +220,23 @@ static uint8_t *recompress(st_broker_t *b, st_arena_t *arena, const uint8_t *rec
     return out;
 }
 
+void st_partition_batch_limits(const st_broker_t *b, const st_partition_t *p, int64_t now_ms,
+                               st_batch_limits_t *limits, bool *require_keys) {
+    const st_topic_settings_t *s = &p->topic->settings;
+    *limits = (st_batch_limits_t){.decompressed_bytes_max = b->decompressed_batch_max_bytes, .records_max = INT32_MAX};
+    if (!s->log_append_time) {
+        /* Both settings are >= 0 (config load) and now >= 0. */
+        limits->check_timestamps = true;
+        limits->timestamp_min = s->message_timestamp_before_max_ms < INT64_MAX
+                                    ? now_ms - s->message_timestamp_before_max_ms : INT64_MIN;
+        limits->timestamp_max = s->message_timestamp_after_max_ms < INT64_MAX - now_ms
+                                    ? now_ms + s->message_timestamp_after_max_ms : INT64_MAX;
+    }
+    *require_keys = s->cleanup_compact;
+}
+
 void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, uint8_t *records, int32_t len,
-                          st_produce_result_t *res) {
+                          const st_batch_check_t *validated, st_produce_result_t *res) {
     memset(res, 0, sizeof *res);
     res->base_offset = -1;
     res->log_append_time_ms = -1;
@@ -241,18 +256,17 @@ void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, 
     if (len > s->max_message_bytes)
         return reject(p, res, ST_ERR_MESSAGE_TOO_LARGE, "The record batch size is larger than max.message.bytes");
 
-    st_batch_limits_t limits = {.decompressed_bytes_max = b->decompressed_batch_max_bytes, .records_max = INT32_MAX};
     int64_t now = st_wall_ms();
-    if (!s->log_append_time) {
-        /* Both settings are >= 0 (config load) and now >= 0. */
-        limits.check_timestamps = true;
-        limits.timestamp_min = s->message_timestamp_before_max_ms < INT64_MAX
-                                   ? now - s->message_timestamp_before_max_ms : INT64_MIN;
-        limits.timestamp_max = s->message_timestamp_after_max_ms < INT64_MAX - now
-                                   ? now + s->message_timestamp_after_max_ms : INT64_MAX;
-    }
     st_batch_check_t check;
-    err = st_batch_validate(records, (size_t)len, &limits, s->cleanup_compact, arena, &check);
+    if (validated) {
+        check = *validated;
+        err = check.error;
+    } else {
+        st_batch_limits_t limits;
+        bool require_keys;
+        st_partition_batch_limits(b, p, now, &limits, &require_keys);
+        err = st_batch_validate(records, (size_t)len, &limits, require_keys, arena, &check);
+    }
     if (err == ST_ERR_LIMIT)
         return reject(p, res, ST_ERR_CORRUPT_MESSAGE, "Decompressed record batch exceeds strata.decompressed.batch.max.bytes");
     if (err != 0) {

@@ -27,6 +27,7 @@
 #include "protocol/buf.h"
 #include "protocol/errors.h"
 #include "protocol/messages.h"
+#include "protocol/record_batch.h"
 #include "server/config.h"
 #include "server/event_loop.h"
 #include "storage/log.h"
@@ -40,6 +41,8 @@ typedef struct st_request st_request_t;
 typedef struct st_metadata_log st_metadata_log_t;
 typedef struct st_fetch_waiter st_fetch_waiter_t;
 typedef struct st_fetch_sessions st_fetch_sessions_t;
+typedef struct st_acceptor st_acceptor_t;
+struct sockaddr_in;
 
 /* ---- topics and partitions ---------------------------------------------- */
 
@@ -70,6 +73,29 @@ struct st_topic {
 
 /* ---- requests and connections -------------------------------------------- */
 
+/* Responses holding file ranges that may wait to be sent on one connection
+ * before it stops reading requests (backpressure). Clients keep one Fetch in
+ * flight per broker (librdkafka, the Java client, kafka-python), so this
+ * never slows a consumer; it bounds what a client that never reads can pin:
+ * no descriptor for a segment still open (references, storage/file_ref.h),
+ * and for segments deleted while its responses wait at most this many
+ * responses' worth (docs/architecture.md, "Connections and their limits"). */
+#define ST_CONN_FILE_RESPONSES_MAX 4
+
+/* Work limits of the loop (validating produced batches), so that other
+ * connections are served in between: one batch that inflates to
+ * strata.decompressed.batch.max.bytes takes ~0.3 s to validate, which once
+ * stalled every other client that long (docs/performance.md,
+ * "Decompression bombs and other clients' latency"). A request works at
+ * most ST_REQUEST_SLICE_US at a time, and the handlers of one turn's events
+ * at most ST_TURN_WORK_US together (a batch of normal size takes well under
+ * a slice, so it is finished at once unless the turn is that busy); the
+ * rest waits for later turns (st_request_defer), where deferred requests
+ * share one slice per turn. */
+#define ST_REQUEST_SLICE_US 1000
+#define ST_TURN_WORK_US 4000
+_Static_assert(ST_TURN_WORK_US >= ST_REQUEST_SLICE_US, "a turn holds at least one request's slice");
+
 struct st_request {
     st_conn_t *conn; /* NULL once the connection closed under it */
     st_arena_t arena;
@@ -87,10 +113,12 @@ struct st_request {
     bool no_response; /* acks=0 produce */
     st_writer_t response;
     size_t response_sent;
-    /* Segment file descriptors (dup()ed) that the response reads from. */
-    int *fds;
-    int32_t fd_count;
-    int32_t fd_cap;
+    /* References to the segment files the response reads from
+     * (storage/file_ref.h); released when the request is freed. */
+    st_file_ref_t **files;
+    int32_t file_count;
+    int32_t file_cap;
+    bool counted_file_response; /* counts towards its connection's file_responses */
     st_request_t *next;
     void *pending; /* e.g. a parked fetch */
     /* When set, a connection closing while the request is pending calls it
@@ -98,6 +126,10 @@ struct st_request {
      * request is detached and its owner frees it (a group join, whose
      * member must still be accounted for). */
     void (*cancel_pending)(st_request_t *req);
+    /* Set while deferred (st_request_defer). */
+    void (*resume)(st_broker_t *b, st_request_t *req);
+    st_request_t *deferred_next;
+    bool deferred;
 };
 
 /* Handlers decode `req->body`, do the work and call st_request_respond
@@ -134,8 +166,26 @@ void st_api_versions_fill(st_api_versions_response_t *resp, st_arena_t *arena);
 void st_request_respond(st_broker_t *b, st_request_t *req, const void *response_body);
 /* Marks an acks=0 produce done without a response. */
 void st_request_finish_silently(st_broker_t *b, st_request_t *req);
-/* Keeps `fd` open until the response has been sent, then closes it. */
-void st_request_hold_fd(st_request_t *req, int fd);
+/* The response reads from `file`: the request takes over the reference and
+ * releases it once the response has been sent or dropped. While a
+ * connection has ST_CONN_FILE_RESPONSES_MAX such responses waiting to be
+ * sent it reads no further requests. */
+void st_request_hold_file(st_request_t *req, st_file_ref_t *file);
+/* Releases the file references taken so far (a fetch that parks instead of
+ * answering). */
+void st_request_release_files(st_request_t *req);
+/* A handler whose work passed st_request_work_deadline_us parks the request
+ * with its state in
+ * req->pending and a cancel_pending: `resume` runs again in a later turn,
+ * deferred requests taking turns, until it responds or defers again. The
+ * connection reads no further requests meanwhile, so its responses still
+ * leave in order. */
+void st_request_defer(st_broker_t *b, st_request_t *req, void (*resume)(st_broker_t *b, st_request_t *req));
+/* Monotonic µs past which a handler that began (or resumed) its work at
+ * `started_us` should stop and defer the rest: after its slice, or the
+ * turn's budget, whichever comes first. Do at least one bounded step first,
+ * so that everything progresses. */
+int64_t st_request_work_deadline_us(const st_broker_t *b, int64_t started_us);
 /* Frees a request whose connection closed while it was parked. */
 void st_request_release_detached(st_request_t *req);
 /* Decodes the body with the generated decoder for req's API; 0 or ST_ERR_DECODE. */
@@ -175,6 +225,7 @@ struct st_broker {
     char *data_dir;    /* first of log.dirs */
     st_listener_t listener; /* the client listener served (one, PLAINTEXT; see broker.c) */
     int listen_fd;
+    st_acceptor_t *acceptor; /* takes connections off listen_fd (acceptor.c) */
     /* One per log.dirs entry, taken before anything touches the directory
      * and held until st_broker_stop (storage/dir_lock.h). */
     struct st_dir_lock *dir_locks[ST_LOG_DIRS_MAX];
@@ -191,6 +242,9 @@ struct st_broker {
     st_conn_t *conns;
     st_conn_t *flush_list; /* connections with responses to write (network.c) */
     st_conn_t *dead_conns; /* closed, freed in the before-sleep hook */
+    st_request_t *deferred_head; /* requests with work left for later turns (network.c) */
+    st_request_t *deferred_tail;
+    int64_t deferred_deadline_us; /* while they run: their share's end (0 otherwise) */
     st_fetch_sessions_t *fetch_sessions;
     struct st_groups *groups; /* group coordinator (group.c) */
     st_metrics_t metrics;
@@ -262,9 +316,16 @@ typedef struct st_produce_result {
     int32_t record_error_count;
 } st_produce_result_t;
 
-/* Validates and appends the records of one partition of a Produce. */
+/* The limits a batch produced to `p` now is validated against, and whether
+ * its records need keys (a compacted topic). */
+void st_partition_batch_limits(const st_broker_t *b, const st_partition_t *p, int64_t now_ms,
+                               st_batch_limits_t *limits, bool *require_keys);
+/* Validates and appends the records of one partition of a Produce.
+ * `validated`: the verdict of validating exactly these bytes against
+ * st_partition_batch_limits (in steps, handle_produce.c), or NULL to
+ * validate here. */
 void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, uint8_t *records, int32_t len,
-                          st_produce_result_t *res);
+                          const st_batch_check_t *validated, st_produce_result_t *res);
 int64_t st_partition_high_watermark(const st_partition_t *p);
 
 /* ---- long-poll fetch (fetch.c) ------------------------------------------- */
@@ -284,6 +345,21 @@ void st_conn_response_ready(st_broker_t *b, st_conn_t *c);
 /* The kernel's minimum round-trip time of the connection, in µs (read at
  * most once a second); 0 when unknown. */
 uint32_t st_conn_rtt_us(st_conn_t *c);
+
+/* Takes over an accepted socket as a new connection (for the acceptor). */
+void st_network_adopt(st_broker_t *b, int fd, const struct sockaddr_in *peer);
+/* Live connections from one IPv4 address (network byte order). */
+int32_t st_network_connections_from(const st_broker_t *b, uint32_t ipv4);
+
+/* ---- acceptor (acceptor.c): Kafka's connection quotas at accept ---------- */
+/* Starts accepting on `listen_fd` (b->listener's socket) within
+ * max.connections, listener.name.<listener>.max.connections,
+ * max.connection.creation.rate (both forms) and max.connections.per.ip(.overrides).
+ * ST_ERR_INVALID_CONFIG for unusable overrides. */
+int st_acceptor_start(st_broker_t *b, int listen_fd);
+void st_acceptor_stop(st_broker_t *b);
+/* A connection closed: a listener paused at a connection limit resumes. */
+void st_acceptor_connection_closed(st_broker_t *b);
 
 /* ---- HTTP: /metrics and /v1/groups/<group>/lag (http.c) ------------------ */
 int st_http_start(st_broker_t *b, const char *listeners);

@@ -949,14 +949,15 @@ static int extend_span(void *ctx, const st_batch_header_t *h, int64_t position) 
     return 0;
 }
 
-int st_log_read(st_log_t *log, int64_t offset, int32_t max_bytes, bool min_one_batch, st_log_read_result_t *res) {
-    res->fd = -1;
+int st_log_read_shared(st_log_t *log, int64_t offset, int32_t max_bytes, bool min_one_batch,
+                       st_log_shared_read_t *res) {
+    res->file = NULL;
     res->file_pos = 0;
     res->len = 0;
     if (offset < log->start_offset || offset > log->end_offset) return ST_ERR_OFFSET_OUT_OF_RANGE;
     if (offset == log->end_offset) return 0;
     for (int32_t i = segment_for(log, offset); i < log->segment_count; i++) {
-        const st_segment_t *seg = log->segments[i];
+        st_segment_t *seg = log->segments[i];
         int64_t position;
         st_batch_header_t h;
         int rc = st_segment_find_batch(seg, offset, &position, &h);
@@ -969,13 +970,28 @@ int st_log_read(st_log_t *log, int64_t offset, int32_t max_bytes, bool min_one_b
             rc = st_segment_scan_headers(seg, first_end, extend_span, &span);
             if (rc < 0) return rc;
         }
-        int fd = fcntl(seg->fd, F_DUPFD_CLOEXEC, 0);
-        if (fd < 0) return ST_ERR_IO;
-        res->fd = fd;
+        res->file = st_segment_share_fd(seg);
+        if (!res->file) return ST_ERR_NO_MEMORY;
         res->file_pos = position;
         res->len = (int32_t)(span.end_position - position);
         return 0;
     }
+    return 0;
+}
+
+int st_log_read(st_log_t *log, int64_t offset, int32_t max_bytes, bool min_one_batch, st_log_read_result_t *res) {
+    res->fd = -1;
+    res->file_pos = 0;
+    res->len = 0;
+    st_log_shared_read_t shared;
+    int rc = st_log_read_shared(log, offset, max_bytes, min_one_batch, &shared);
+    if (rc != 0 || !shared.file) return rc;
+    int fd = fcntl(st_file_ref_fd(shared.file), F_DUPFD_CLOEXEC, 0);
+    st_file_ref_release(shared.file);
+    if (fd < 0) return ST_ERR_IO;
+    res->fd = fd;
+    res->file_pos = shared.file_pos;
+    res->len = shared.len;
     return 0;
 }
 

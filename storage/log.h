@@ -59,6 +59,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "storage/file_ref.h"
+
 typedef struct st_log st_log_t;
 
 typedef struct st_log_config {
@@ -168,6 +170,19 @@ typedef struct st_log_read_result {
  * from a damaged segment), the next segment's first batch is returned, as
  * Kafka's read moves on to the next segment. */
 int st_log_read(st_log_t *log, int64_t offset, int32_t max_bytes, bool min_one_batch, st_log_read_result_t *res);
+
+typedef struct st_log_shared_read {
+    st_file_ref_t *file; /* a reference the caller releases; NULL when len == 0 */
+    int64_t file_pos;
+    int32_t len;
+} st_log_shared_read_t;
+
+/* st_log_read for a reader that keeps the range past this call (a response
+ * sent later): the segment's descriptor is shared by reference count instead
+ * of dup()ed, so it costs no descriptor while the segment is open and keeps
+ * the file readable if the segment goes first (storage/file_ref.h). */
+int st_log_read_shared(st_log_t *log, int64_t offset, int32_t max_bytes, bool min_one_batch,
+                       st_log_shared_read_t *res);
 
 /* Calls fn for each whole batch from the one containing from_offset (raised
  * to the log start offset) to the end, or until fn returns non-zero (which

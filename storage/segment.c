@@ -645,11 +645,19 @@ int st_segment_flush(st_segment_t *seg) {
     return 0;
 }
 
+st_file_ref_t *st_segment_share_fd(st_segment_t *seg) {
+    if (!seg->fd_ref) seg->fd_ref = st_file_ref_adopt(seg->fd);
+    return seg->fd_ref ? st_file_ref_acquire(seg->fd_ref) : NULL;
+}
+
 void st_segment_close(st_segment_t *seg) {
     if (!seg) return;
     st_offset_index_close(&seg->offset_index);
     st_time_index_close(&seg->time_index);
-    if (seg->fd >= 0) close(seg->fd);
+    if (seg->fd_ref)
+        st_file_ref_release(seg->fd_ref);
+    else if (seg->fd >= 0)
+        close(seg->fd);
     free(seg);
 }
 

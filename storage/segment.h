@@ -37,6 +37,7 @@
 
 #include "protocol/record_batch.h"
 #include "storage/drop_behind.h"
+#include "storage/file_ref.h"
 #include "storage/offset_index.h"
 #include "storage/time_index.h"
 
@@ -44,6 +45,7 @@ typedef struct st_segment {
     const char *dir; /* borrowed from the owning log */
     int64_t base_offset;
     int fd;
+    st_file_ref_t *fd_ref; /* owns fd once shared (st_segment_share_fd); NULL before */
     int64_t size_bytes;
     int64_t next_offset;
     int64_t max_timestamp;
@@ -157,6 +159,13 @@ int st_segment_truncate_to(st_segment_t *seg, int64_t offset, int32_t index_inte
  * when no record carries a timestamp. */
 int64_t st_segment_largest_timestamp(const st_segment_t *seg);
 int st_segment_flush(st_segment_t *seg);
+/* A new reference to the .log's descriptor for a reader that outlives this
+ * call (a response sent later with sendfile): the fd stays open until that
+ * reference is released, even if the segment is closed or deleted first.
+ * NULL when out of memory. */
+st_file_ref_t *st_segment_share_fd(st_segment_t *seg);
+/* Closes the segment; its .log descriptor stays open while shared
+ * references to it remain. */
 void st_segment_close(st_segment_t *seg);
 /* Unlinks the .log, then the indexes, and frees. */
 int st_segment_delete(st_segment_t *seg);

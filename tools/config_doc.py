@@ -9,6 +9,8 @@ import os
 src = open(os.path.join(os.path.dirname(__file__), "..", "server", "config.c")).read()
 header = open(os.path.join(os.path.dirname(__file__), "..", "server", "config.h")).read()
 MACROS = dict(re.findall(r"#define (ST_CONFIG_DEFAULT_\w+) (\S+)", header))
+# config.c's own spellings of Integer.MAX_VALUE / Long.MAX_VALUE defaults.
+MACROS.update(re.findall(r'#define (\w+_MAX_STR) "(\d+)"', src))
 TYPES = {"T_INT": "int", "T_LONG": "long", "T_STR": "string", "T_LIST": "list", "T_BOOL": "boolean",
          "T_DBL": "double", "T_PASS": "password", "T_SHORT": "short"}
 
@@ -39,10 +41,12 @@ print("nothing on disk.\n")
 print("## Broker\n")
 print("| key | type | default | meaning |")
 print("|---|---|---|---|")
-for m in re.finditer(r'\{"([^"]+)", (T_\w+), ("(?:[^"\\]|\\.)*"|NULL|STR\(\w+\)), [^"]*?"((?:[^"\\]|\\.)*)"\}', table("k_broker")):
+for m in re.finditer(r'\{"([^"]+)", (T_\w+), ("(?:[^"\\]|\\.)*"|NULL|STR\(\w+\)|\w+_MAX_STR), [^"]*?"((?:[^"\\]|\\.)*)"\}', table("k_broker")):
     key, typ, default, doc = m.groups()
     if default.startswith("STR("):
         default = MACROS[default[4:-1]]
+    elif default.endswith("_MAX_STR"):
+        default = MACROS[default]
     default = "" if default == "NULL" else default.strip('"')
     print("| `%s` | %s | `%s` | %s |" % (key, TYPES.get(typ, typ), cell(default), cell(doc)))
 print("\n## Topic (CreateTopics `--config`, AlterConfigs)\n")

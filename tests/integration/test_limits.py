@@ -13,6 +13,19 @@ third new member gets GROUP_MAX_SIZE_REACHED (81) with no member id, from
 v5 and from v3 (no MEMBER_ID_REQUIRED step); a member of the full group
 still rejoins; after one member leaves, a new member is taken again.
 
+check_decompression_bombs: Produce requests whose batches inflate far
+(gzip, raw and xerial snappy, lz4, zstd) on one connection. Zeros as the
+records section gets INVALID_RECORD (Kafka's InvalidRecordException for a
+malformed record); one well-formed record filling the 64 MiB decompression
+limit followed by more bytes gets INVALID_RECORD too (more records than the
+batch declares); a record declaring more than the limit gets
+MESSAGE_TOO_LARGE (Strata's limit; the Java producer then splits the
+batch). The bomb connection stays open and the topic stays empty. Meanwhile
+another connection's ApiVersions round trips go on: at least a few are
+answered while the broker is still working through the slowest bomb (gzip
+inflating the whole limit), where before it answered nothing until the
+bomb's verdict.
+
 check_cleaner_disabled: one key written ten times to a compacted topic
 whose segments roll on every write. With log.cleaner.enable=false all ten
 records are still there after many log.cleaner.backoff.ms intervals; with
@@ -20,8 +33,10 @@ the cleaner enabled (same setup, second broker) the older values go.
 """
 import socket
 import struct
+import threading
 import time
 
+import bombs
 import harness
 from harness import Broker
 
@@ -30,7 +45,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from clients import reader
 
-TIMEOUT_S = 120
+TIMEOUT_S = 240
 
 NONE = 0
 MEMBER_ID_REQUIRED = 79
@@ -335,6 +350,86 @@ def check_cleaner_disabled():
             assert time.time() < deadline, "the cleaner removed nothing: %r" % values
             time.sleep(0.5)
         assert values[-1] == b"v%d" % (WRITES - 1) and len(set(values)) == len(values), values
+
+
+# --- check_decompression_bombs ------------------------------------------------
+
+BOMB_TOPIC = "bombs"
+DECOMPRESSED_LIMIT = 64 << 20  # strata.decompressed.batch.max.bytes default
+INVALID_RECORD, MESSAGE_TOO_LARGE = 87, 10
+
+
+class Pinger(threading.Thread):
+    """ApiVersions round trips, one after another, on their own connection."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.conn = Conn(port)
+        self.answered = []  # monotonic time of each answer
+        self.stop = threading.Event()
+        self.error = None
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                assert api_versions_ok(self.conn)
+                self.answered.append(time.monotonic())
+        except Exception as e:  # reported by the check
+            self.error = e
+
+    def between(self, t0, t1):
+        return sum(1 for t in self.answered if t0 < t < t1)
+
+
+def check_decompression_bombs():
+    import test_bad_input as raw
+    with Broker() as b:
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        admin.create_topics([NewTopic(BOMB_TOPIC, 1, 1)])[BOMB_TOPIC].result(20)
+        pinger = Pinger(b.port)
+        pinger.start()
+        attacker = raw.Conn(b.port, timeout=60)
+        attacker.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def produce(batch):
+            attacker.send(raw.produce_v9(11, BOMB_TOPIC, 0, batch, acks=1))
+            sent = time.monotonic()
+            _, parts = raw.parse_produce_v9(attacker.recv_frame())
+            return parts[0][2], parts[0][4], sent, time.monotonic()
+
+        snappy_bound = 16 << 20  # what fits in message.max.bytes at snappy's ~21x
+        cases = []
+        for codec in ("gzip", "snappy-raw", "snappy-xerial", "lz4", "zstd"):
+            zeros = snappy_bound if codec.startswith("snappy") else (128 << 20 if codec == "lz4" else 256 << 20)
+            cases.append((codec + " zeros", bombs.batch(codec, bombs.zero_chunks(zeros)), INVALID_RECORD))
+            value = snappy_bound if codec.startswith("snappy") else DECOMPRESSED_LIMIT - 100
+            cases.append((codec + " record to the limit, then more",
+                          bombs.batch(codec, list(bombs.big_record(value)) + [b"\0" * 4096]), INVALID_RECORD))
+            if not codec.startswith("snappy"):
+                cases.append((codec + " record beyond the limit",
+                              bombs.batch(codec, bombs.big_record(DECOMPRESSED_LIMIT + 1024)), MESSAGE_TOO_LARGE))
+        slowest = None
+        for name, batch, want in cases:
+            err, msg, sent, answered = produce(batch)
+            pings = pinger.between(sent, answered)
+            print("%-40s -> error %d (%s) in %.0f ms, %d pings answered meanwhile"
+                  % (name, err, msg, 1000 * (answered - sent), pings))
+            assert err == want, "%s: error %d (%s), expected %d" % (name, err, msg, want)
+            if name == "gzip record to the limit, then more":
+                slowest = (pings, answered - sent)
+        assert pinger.error is None, "the other connection failed: %r" % pinger.error
+        pings, took = slowest
+        assert pings >= 3, ("only %d round trips of another connection were answered in the %.0f ms the broker "
+                            "spent on one bomb" % (pings, 1000 * took))
+        # The bomb connection still works; nothing of the bombs was stored.
+        attacker.api_versions()
+        err, _, _, _ = produce(raw.record_batch([b"good"]))
+        assert err == 0
+        pinger.stop.set()
+        pinger.join(10)
+        assert values_in(b.bootstrap, BOMB_TOPIC) == [b"good"]
+        assert BOMB_TOPIC in b.read_log()
+        attacker.close()
 
 
 if __name__ == "__main__":

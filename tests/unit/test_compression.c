@@ -254,6 +254,163 @@ static void test_decompression_bomb(void **state) {
     free(zeros);
 }
 
+/* Pulled in pieces of any size, every codec yields exactly the one-shot
+ * output, and reports finished only at the end. */
+static void test_streaming_pieces(void **state) {
+    (void)state;
+    size_t len = 300000;
+    uint8_t *in = malloc(len);
+    uint8_t *piece = malloc(len + 1);
+    assert_non_null(in);
+    assert_non_null(piece);
+    fill_compressible(in, len);
+    fill_random(in + 70000, 20000, 5);
+    static const size_t sizes[] = {1, 7, 4096, 65536, 300000, 400000};
+    for (size_t i = 0; i < COUNT(real_codecs); i++) {
+        st_writer_t z;
+        st_writer_init(&z, 0);
+        if (real_codecs[i] == ST_CODEC_SNAPPY)
+            xerial_frame(in, len, 32768, &z); /* several blocks, as Java sends */
+        else
+            assert_int_equal(st_compress(real_codecs[i], in, len, &z), 0);
+        for (size_t k = 0; k < COUNT(sizes); k++) {
+            st_decompressor_t d;
+            assert_int_equal(st_decompressor_init(&d, real_codecs[i], z.data, z.len, len), 0);
+            size_t have = 0;
+            while (!d.finished) {
+                size_t got = 99;
+                size_t cap = sizes[k] < len + 1 - have ? sizes[k] : len + 1 - have;
+                assert_int_equal(st_decompressor_read(&d, piece + have, cap, &got), 0);
+                assert_true(got <= cap);
+                if (got < cap) assert_true(d.finished);
+                have += got;
+            }
+            assert_int_equal(have, len);
+            assert_memory_equal(piece, in, len);
+            st_decompressor_free(&d);
+        }
+        st_writer_free(&z);
+    }
+    free(piece);
+    free(in);
+}
+
+/* Each codec stops at the limit: a bomb read in 64 KiB pieces fails with
+ * LIMIT having produced at most the limit plus one byte, and (but raw
+ * snappy, whose block length is known first) having consumed only the
+ * input that output took. Snappy refuses before decoding anything. */
+static void test_streaming_bomb_stops_at_limit(void **state) {
+    (void)state;
+    size_t len = 64 * MIB;
+    uint8_t *zeros = calloc(1, len);
+    uint8_t *piece = malloc(65536);
+    assert_non_null(zeros);
+    assert_non_null(piece);
+    for (size_t i = 0; i < COUNT(real_codecs); i++) {
+        st_codec_t c = real_codecs[i];
+        st_writer_t z;
+        st_writer_init(&z, 0);
+        if (c == ST_CODEC_SNAPPY)
+            xerial_frame(zeros, len, 4 * MIB, &z);
+        else
+            assert_int_equal(st_compress(c, zeros, len, &z), 0);
+        st_decompressor_t d;
+        assert_int_equal(st_decompressor_init(&d, c, z.data, z.len, MIB), 0);
+        int rc = 0;
+        size_t reads = 0;
+        while (rc == 0 && !d.finished) {
+            size_t got = 0;
+            rc = st_decompressor_read(&d, piece, 65536, &got);
+            reads++;
+        }
+        assert_int_equal(rc, ST_ERR_LIMIT);
+        assert_true(d.produced <= MIB + 1);
+        if (c == ST_CODEC_SNAPPY) {
+            /* The 4 MiB block's declared length is over the limit. */
+            assert_int_equal(d.produced, 0);
+            assert_int_equal(reads, 1);
+        } else {
+            assert_true(d.in_pos < z.len);
+            assert_true(reads <= MIB / 65536 + 2);
+        }
+        st_decompressor_free(&d);
+
+        /* Stopping early leaves the rest undecoded. */
+        assert_int_equal(st_decompressor_init(&d, c, z.data, z.len, len), 0);
+        size_t got = 0;
+        assert_int_equal(st_decompressor_read(&d, piece, 1000, &got), 0);
+        assert_int_equal(got, 1000);
+        assert_false(d.finished);
+        assert_true(d.produced < len);
+        st_decompressor_free(&d);
+        st_writer_free(&z);
+    }
+    /* Raw snappy (librdkafka's framing): one block, refused by its length. */
+    st_writer_t z;
+    st_writer_init(&z, 0);
+    assert_int_equal(st_compress(ST_CODEC_SNAPPY, zeros, 16 * MIB, &z), 0);
+    st_decompressor_t d;
+    assert_int_equal(st_decompressor_init(&d, ST_CODEC_SNAPPY, z.data, z.len, MIB), 0);
+    size_t got = 0;
+    assert_int_equal(st_decompressor_read(&d, piece, 65536, &got), ST_ERR_LIMIT);
+    assert_int_equal(d.produced, 0);
+    st_decompressor_free(&d);
+    st_writer_free(&z);
+    assert_int_equal(st_decompressor_init(&d, ST_CODEC_NONE, zeros, 10, 10), ST_ERR_UNSUPPORTED_COMPRESSION_TYPE);
+    free(piece);
+    free(zeros);
+}
+
+/* Strata decodes snappy itself, incrementally; on libsnappy's own output
+ * and every damaged variant of it, verdict and bytes must be libsnappy's. */
+static void test_snappy_decoder_matches_libsnappy(void **state) {
+    (void)state;
+    size_t len = 150000;
+    uint8_t *in = malloc(len);
+    assert_non_null(in);
+    fill_compressible(in, len);
+    fill_random(in + 40000, 3000, 11);
+    memset(in + 90000, 'z', 20000); /* long overlapping copies */
+    size_t cap = snappy_max_compressed_length(len);
+    char *z = malloc(cap);
+    char *ref = malloc(len + 64);
+    assert_non_null(z);
+    assert_non_null(ref);
+    size_t zlen = cap;
+    assert_int_equal(snappy_compress((const char *)in, len, z, &zlen), SNAPPY_OK);
+    uint64_t seed = 7;
+    for (int round = 0; round < 3000; round++) {
+        size_t pos = 0, n = zlen;
+        uint8_t saved = 0;
+        if (round > 0) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            pos = (size_t)(seed >> 33) % zlen;
+            saved = (uint8_t)z[pos];
+            z[pos] = (char)(saved ^ (uint8_t)(1u << (round % 8)));
+            if (round % 7 == 0) n = pos + 1; /* also cut short */
+        }
+        size_t want = 0;
+        bool ok = snappy_uncompressed_length(z, n, &want) == SNAPPY_OK && want <= len + 64;
+        size_t got = want;
+        if (ok) ok = snappy_uncompress(z, n, ref, &got) == SNAPPY_OK && got == want;
+        st_writer_t out;
+        st_writer_init(&out, 0);
+        int rc = st_decompress(ST_CODEC_SNAPPY, (const uint8_t *)z, n, len + 64, &out);
+        if (ok) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(out.len, want);
+            assert_memory_equal(out.data, ref, want);
+        } else {
+            assert_true(rc == ST_ERR_CORRUPT_MESSAGE || rc == ST_ERR_LIMIT);
+        }
+        st_writer_free(&out);
+        if (round > 0) z[pos] = (char)saved;
+    }
+    free(ref);
+    free(z);
+    free(in);
+}
+
 static void test_concatenated_gzip_members(void **state) {
     (void)state;
     st_writer_t z, out;
@@ -299,6 +456,9 @@ int main(void) {
         cmocka_unit_test(test_corrupt_input),
         cmocka_unit_test(test_bit_flips_never_crash),
         cmocka_unit_test(test_decompression_bomb),
+        cmocka_unit_test(test_streaming_pieces),
+        cmocka_unit_test(test_streaming_bomb_stops_at_limit),
+        cmocka_unit_test(test_snappy_decoder_matches_libsnappy),
         cmocka_unit_test(test_concatenated_gzip_members),
         cmocka_unit_test(test_unknown_codec),
         cmocka_unit_test(test_codec_names),

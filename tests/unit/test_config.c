@@ -329,6 +329,44 @@ static void test_unknown_keys_kept(void **state) {
 
 /* ---- topic configs ---------------------------------------------------------- */
 
+/* listener.name.<listener>.<key> for Kafka's per-listener connection keys:
+ * parsed like the broker key, read through st_config_get_listener_long with
+ * the broker's value as fallback, and not reported as unknown. */
+static void test_listener_prefixed_keys(void **state) {
+    (void)state;
+    st_config_t *c = load_text("max.connections=100\n"
+                               "listener.name.plaintext.max.connections=7\n"
+                               "listener.name.external.max.connection.creation.rate=3\n"
+                               "listener.name.plaintext.ssl.keystore.location=/x\n",
+                               0, NULL);
+    assert_int_equal(st_config_get_listener_long(c, "PLAINTEXT", "max.connections"), 7);
+    assert_int_equal(st_config_get_listener_long(c, "plaintext", "max.connections"), 7);
+    assert_int_equal(st_config_get_listener_long(c, "EXTERNAL", "max.connections"), 100);
+    assert_int_equal(st_config_get_listener_long(c, "EXTERNAL", "max.connection.creation.rate"), 3);
+    assert_int_equal(st_config_get_listener_long(c, "PLAINTEXT", "max.connection.creation.rate"), INT32_MAX);
+    /* Only keys Kafka takes per listener are; others stay unknown. */
+    assert_int_equal(st_config_unused_count(c), 1);
+    const char *name, *value;
+    st_config_unused(c, 0, &name, &value);
+    assert_string_equal(name, "listener.name.plaintext.ssl.keystore.location");
+    st_config_free(c);
+
+    char err[512];
+    load_fails("listener.name.plaintext.max.connections=-1\n", 0, NULL, ST_ERR_INVALID_CONFIG, err, sizeof err);
+    assert_contains(err, "Invalid value -1 for configuration listener.name.plaintext.max.connections");
+}
+
+/* KafkaConfig: max.connections.per.ip=0 needs overrides. */
+static void test_per_ip_zero_needs_overrides(void **state) {
+    (void)state;
+    char err[512];
+    load_fails("max.connections.per.ip=0\n", 0, NULL, ST_ERR_INVALID_CONFIG, err, sizeof err);
+    assert_contains(err, "max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides");
+    st_config_t *c = load_text("max.connections.per.ip=0\nmax.connections.per.ip.overrides=10.0.0.1:5\n", 0, NULL);
+    assert_string_equal(st_config_get_string(c, "max.connections.per.ip.overrides"), "10.0.0.1:5");
+    st_config_free(c);
+}
+
 static void test_topic_validate(void **state) {
     (void)state;
     static const struct {
@@ -811,6 +849,8 @@ int main(void) {
         cmocka_unit_test(test_file_too_large),
         cmocka_unit_test(test_limit_relation),
         cmocka_unit_test(test_unknown_keys_kept),
+        cmocka_unit_test(test_listener_prefixed_keys),
+        cmocka_unit_test(test_per_ip_zero_needs_overrides),
         cmocka_unit_test(test_topic_validate),
         cmocka_unit_test(test_topic_validate_set),
         cmocka_unit_test(test_settings_resolve),

@@ -653,6 +653,290 @@ static void test_builder_gaps_and_timestamps(void **state) {
     st_writer_free(&out);
 }
 
+/* ---- validation in steps ------------------------------------------------ */
+
+/* Steps of any size give st_batch_validate's verdict. */
+static void validate_in_steps_agrees(const uint8_t *batch, size_t len, const st_batch_limits_t *limits,
+                                     bool require_keys) {
+    static const size_t budgets[] = {1, 13, 4096, 1 << 20};
+    st_arena_t arena;
+    st_arena_init(&arena);
+    st_batch_check_t whole;
+    int want = st_batch_validate(batch, len, limits, require_keys, &arena, &whole);
+    for (size_t k = 0; k < COUNT(budgets); k++) {
+        st_batch_validation_t v;
+        st_batch_validation_begin(&v, batch, len, limits, require_keys, &arena);
+        int steps = 0;
+        while (!st_batch_validation_step(&v, budgets[k])) steps++;
+        st_batch_check_t check;
+        assert_int_equal(st_batch_validation_end(&v, &check), want);
+        assert_ptr_equal(check.error_message, whole.error_message);
+        assert_int_equal(check.record_error_count, whole.record_error_count);
+        for (int32_t i = 0; i < check.record_error_count; i++) {
+            assert_int_equal(check.record_errors[i].batch_index, whole.record_errors[i].batch_index);
+            assert_ptr_equal(check.record_errors[i].message, whole.record_errors[i].message);
+        }
+        if (budgets[k] == 1 && len > 200) assert_true(steps > 10);
+    }
+    st_arena_free(&arena);
+}
+
+static void test_validation_steps_agree(void **state) {
+    (void)state;
+    for (size_t c = 0; c < COUNT(all_codecs); c++) {
+        st_writer_t out;
+        st_writer_init(&out, 0);
+        build_sample(all_codecs[c], &out);
+        validate_in_steps_agrees(out.data, out.len, &default_limits, false);
+        validate_in_steps_agrees(out.data, out.len, &default_limits, true); /* a null key: per-record error */
+        st_batch_limits_t ts = default_limits;
+        ts.check_timestamps = true;
+        ts.timestamp_min = 1700000000015;
+        ts.timestamp_max = INT64_MAX;
+        validate_in_steps_agrees(out.data, out.len, &ts, false);
+        st_batch_limits_t tight = default_limits;
+        tight.decompressed_bytes_max = 40;
+        validate_in_steps_agrees(out.data, out.len, &tight, false);
+        validate_in_steps_agrees(out.data, out.len - 3, &default_limits, false); /* framing */
+        out.data[out.len - 2] ^= 0x11;
+        validate_in_steps_agrees(out.data, out.len, &default_limits, false); /* CRC */
+        fix_crc(out.data, out.len);
+        validate_in_steps_agrees(out.data, out.len, &default_limits, false); /* damaged records */
+        st_writer_free(&out);
+    }
+}
+
+/* A batch of `count` records whose (uncompressed) records section is `raw`,
+ * compressed with `codec` (snappy in xerial blocks of 64 KiB, as the Java
+ * producer frames it). */
+static void batch_with_records(st_codec_t codec, const uint8_t *raw, size_t raw_len, int32_t count,
+                               st_writer_t *out) {
+    st_writer_t tmpl;
+    st_writer_init(&tmpl, 0);
+    st_batch_builder_t b;
+    st_batch_builder_init(&b, ST_CODEC_NONE, 0);
+    st_batch_builder_add(&b, 0, 1000, NULL, -1, (const uint8_t *)"v", 1, NULL, 0);
+    assert_int_equal(st_batch_builder_finish(&b, &tmpl), 0);
+    st_batch_builder_free(&b);
+    st_write_raw(out, tmpl.data, ST_BATCH_HEADER_BYTES);
+    st_writer_free(&tmpl);
+    if (codec == ST_CODEC_SNAPPY) {
+        static const uint8_t magic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
+        st_write_raw(out, magic, sizeof magic);
+        st_write_i32(out, 1);
+        st_write_i32(out, 1);
+        for (size_t pos = 0; pos < raw_len; pos += 65536) {
+            size_t n = raw_len - pos < 65536 ? raw_len - pos : 65536;
+            st_writer_t blk;
+            st_writer_init(&blk, 0);
+            assert_int_equal(st_compress(ST_CODEC_SNAPPY, raw + pos, n, &blk), 0);
+            st_write_i32(out, (int32_t)blk.len);
+            st_write_raw(out, blk.data, blk.len);
+            st_writer_free(&blk);
+        }
+    } else {
+        assert_int_equal(st_compress(codec, raw, raw_len, out), 0);
+    }
+    st_put_i32be(out->data + 8, (int32_t)(out->len - ST_BATCH_LOG_OVERHEAD));
+    st_put_i16be(out->data + ST_BATCH_ATTRIBUTES_OFFSET, (int16_t)codec);
+    st_put_i32be(out->data + 23, count - 1); /* lastOffsetDelta */
+    st_put_i32be(out->data + 57, count);     /* records count */
+    fix_crc(out->data, out->len);
+}
+
+/* One record with no key and a value of `value_len` zero bytes. */
+static size_t zero_value_record(uint8_t *p, int32_t value_len) {
+    st_writer_t w;
+    st_writer_init(&w, 0);
+    int32_t body = 1 + 1 + 1 + 1 + (int32_t)st_varint_size(value_len) + value_len + 1;
+    st_write_varint(&w, body);
+    st_write_i8(&w, 0);       /* attributes */
+    st_write_varint(&w, 0);   /* timestampDelta */
+    st_write_varint(&w, 0);   /* offsetDelta */
+    st_write_varint(&w, -1);  /* null key */
+    st_write_varint(&w, value_len);
+    size_t head = w.len;
+    memcpy(p, w.data, head);
+    memset(p + head, 0, (size_t)value_len);
+    p[head + (size_t)value_len] = 0; /* header count */
+    st_writer_free(&w);
+    return head + (size_t)value_len + 1;
+}
+
+/* Bombs for every codec: the verdict comes after little work when the
+ * records go wrong early, and a step never does much more than asked even
+ * when a valid-looking record inflates to the limit. */
+static void test_validation_bomb_work_bounded(void **state) {
+    (void)state;
+    const size_t limit = 8u * 1024 * 1024;
+    const size_t raw_len = 32u * 1024 * 1024;
+    uint8_t *raw = calloc(1, raw_len);
+    assert_non_null(raw);
+    st_batch_limits_t limits = {.decompressed_bytes_max = limit, .records_max = INT32_MAX};
+    static const st_codec_t codecs[] = {ST_CODEC_GZIP, ST_CODEC_SNAPPY, ST_CODEC_LZ4, ST_CODEC_ZSTD};
+    for (size_t c = 0; c < COUNT(codecs); c++) {
+        st_arena_t arena;
+        st_arena_init(&arena);
+        st_writer_t out;
+        st_batch_validation_t v;
+        st_batch_check_t check;
+
+        /* 1. One small record, then zeros: "more records" after one refill. */
+        size_t first = zero_value_record(raw, 10);
+        memset(raw + first, 0, 64);
+        st_writer_init(&out, 0);
+        batch_with_records(codecs[c], raw, raw_len, 1, &out);
+        st_batch_validation_begin(&v, out.data, out.len, &limits, false, &arena);
+        while (!st_batch_validation_step(&v, 64 * 1024)) {
+        }
+        assert_true(v.decompressor.produced <= 512 * 1024);
+        assert_int_equal(st_batch_validation_end(&v, &check), ST_ERR_INVALID_RECORD);
+        assert_string_equal(check.error_message, "more records than the batch declares");
+        st_writer_free(&out);
+
+        /* 2. Zeros from the first byte: a record length of 0 is malformed. */
+        memset(raw, 0, first);
+        st_writer_init(&out, 0);
+        batch_with_records(codecs[c], raw, raw_len, 1, &out);
+        assert_int_equal(st_batch_validate(out.data, out.len, &limits, false, &arena, &check), ST_ERR_INVALID_RECORD);
+        st_writer_free(&out);
+
+        /* 3. A record declaring more than the limit: refused unread. */
+        zero_value_record(raw, (int32_t)limit);
+        st_writer_init(&out, 0);
+        batch_with_records(codecs[c], raw, limit + 1024, 1, &out);
+        st_batch_validation_begin(&v, out.data, out.len, &limits, false, &arena);
+        while (!st_batch_validation_step(&v, 64 * 1024)) {
+        }
+        assert_true(v.decompressor.produced <= 512 * 1024);
+        assert_int_equal(st_batch_validation_end(&v, &check), ST_ERR_MESSAGE_TOO_LARGE);
+        st_writer_free(&out);
+
+        /* 4. A valid record just under the limit, then zeros: the whole
+         * limit must be inflated, and each step does about its budget. */
+        memset(raw, 0, raw_len);
+        zero_value_record(raw, (int32_t)(limit - 100));
+        st_writer_init(&out, 0);
+        batch_with_records(codecs[c], raw, raw_len, 1, &out);
+        st_batch_validation_begin(&v, out.data, out.len, &limits, false, &arena);
+        const size_t budget = 256 * 1024;
+        size_t before = 0;
+        int steps = 0;
+        bool done = false;
+        while (!done) {
+            done = st_batch_validation_step(&v, budget);
+            size_t step_bytes = v.decompressor.produced - before;
+            before = v.decompressor.produced;
+            /* Snappy decodes a whole 64 KiB block at a time. */
+            assert_true(step_bytes <= budget + 128 * 1024);
+            steps++;
+        }
+        assert_true(steps >= (int)(limit / budget) / 2);
+        assert_int_equal(st_batch_validation_end(&v, &check), ST_ERR_INVALID_RECORD);
+        assert_string_equal(check.error_message, "more records than the batch declares");
+        st_writer_free(&out);
+
+        /* 5. The same record alone is a valid batch. */
+        size_t one = zero_value_record(raw, (int32_t)(limit - 100));
+        st_writer_init(&out, 0);
+        batch_with_records(codecs[c], raw, one, 1, &out);
+        assert_int_equal(st_batch_validate(out.data, out.len, &limits, false, &arena, &check), 0);
+        st_writer_free(&out);
+        st_arena_free(&arena);
+    }
+    free(raw);
+}
+
+/* Appends one record with explicit fields; body_delta adds to the declared
+ * body length (a lie), the others as written. */
+static void raw_record(st_writer_t *w, int32_t offset_delta, int32_t key_len, size_t key_bytes, int32_t value_len,
+                       size_t value_bytes, const int32_t *header_lens, int32_t header_count_field,
+                       int32_t header_pairs, int32_t body_delta) {
+    st_writer_t body;
+    st_writer_init(&body, 0);
+    st_write_i8(&body, 0);
+    st_write_varint(&body, 0); /* timestampDelta (a varlong, same bytes for 0) */
+    st_write_varint(&body, offset_delta);
+    st_write_varint(&body, key_len);
+    for (size_t i = 0; i < key_bytes; i++) st_write_i8(&body, 'k');
+    st_write_varint(&body, value_len);
+    for (size_t i = 0; i < value_bytes; i++) st_write_i8(&body, 'v');
+    st_write_varint(&body, header_count_field);
+    for (int32_t hd = 0; hd < header_pairs; hd++) {
+        st_write_varint(&body, header_lens[2 * hd]);
+        for (int32_t i = 0; i < header_lens[2 * hd]; i++) st_write_i8(&body, 'h');
+        st_write_varint(&body, header_lens[2 * hd + 1]);
+        for (int32_t i = 0; i < header_lens[2 * hd + 1]; i++) st_write_i8(&body, 'x');
+    }
+    st_write_varint(w, (int32_t)body.len + body_delta);
+    st_write_raw(w, body.data, body.len);
+    st_writer_free(&body);
+}
+
+/* Records larger than the validation window are parsed field by field as
+ * they stream; every verdict must be the one the same records get when
+ * parsed whole (uncompressed, the payload is the window). */
+static void test_big_records_same_verdict(void **state) {
+    (void)state;
+    const size_t big = 400 * 1024; /* beyond the 256 KiB window */
+    const int32_t two_headers[] = {2, 3, 2, -1};
+    const int32_t null_header_key[] = {-1, 3};
+    st_batch_limits_t limits = {.decompressed_bytes_max = 8u * 1024 * 1024, .records_max = 1000};
+    for (int variant = 0; variant < 12; variant++) {
+        st_writer_t raw;
+        st_writer_init(&raw, 0);
+        int32_t count = 1;
+        bool keys = false;
+        switch (variant) {
+        case 0: raw_record(&raw, 0, -1, 0, (int32_t)big, big, two_headers, 2, 2, 0); break;
+        case 1: raw_record(&raw, 0, -1, 0, (int32_t)big, big, null_header_key, 1, 1, 0); break;
+        case 2: raw_record(&raw, 0, -1, 0, (int32_t)big, big, NULL, 1000000, 0, 0); break;
+        case 3: raw_record(&raw, 0, -1, 0, (int32_t)big, big, NULL, 0, 0, 3); st_write_raw(&raw, "abc", 3); break;
+        case 4: raw_record(&raw, 0, -1, 0, (int32_t)big, big, two_headers, 2, 2, -4); break;
+        case 5: raw_record(&raw, 0, -1, 0, -2, big, NULL, 0, 0, 0); break;
+        case 6: raw_record(&raw, 0, (int32_t)big, big, 1, 1, NULL, 0, 0, 0); break;
+        case 7: raw_record(&raw, 1, 1, 1, (int32_t)big, big, NULL, 0, 0, 0); break;
+        case 8: raw_record(&raw, 0, -1, 0, (int32_t)big, big, NULL, 0, 0, 0); keys = true; break;
+        case 9: /* small, big, small */
+            raw_record(&raw, 0, 1, 1, 5, 5, NULL, 0, 0, 0);
+            raw_record(&raw, 1, 1, 1, (int32_t)big, big, two_headers, 2, 2, 0);
+            raw_record(&raw, 2, 1, 1, 5, 5, NULL, 0, 0, 0);
+            count = 3;
+            break;
+        case 10: raw_record(&raw, 0, -1, 0, (int32_t)(big * 2), big, NULL, 0, 0, 0); break; /* value runs past */
+        case 11: /* the big record is cut off by the end of the records */
+            raw_record(&raw, 0, -1, 0, (int32_t)big, big, NULL, 0, 0, 0);
+            raw.len -= 1000;
+            break;
+        }
+        st_writer_t plain, packed;
+        st_writer_init(&plain, 0);
+        st_writer_init(&packed, 0);
+        batch_with_records(ST_CODEC_NONE, raw.data, raw.len, count, &plain);
+        st_arena_t arena;
+        st_arena_init(&arena);
+        st_batch_check_t want;
+        st_batch_validate(plain.data, plain.len, &limits, keys, &arena, &want);
+        for (size_t c = 1; c < COUNT(all_codecs); c++) {
+            st_writer_reset(&packed);
+            batch_with_records(all_codecs[c], raw.data, raw.len, count, &packed);
+            st_batch_check_t got;
+            st_batch_validate(packed.data, packed.len, &limits, keys, &arena, &got);
+            if (got.error != want.error || got.record_error_count != want.record_error_count)
+                fail_msg("variant %d codec %d: %d (%s) where whole records give %d (%s)", variant,
+                         (int)all_codecs[c], got.error, got.error_message ? got.error_message : "",
+                         want.error, want.error_message ? want.error_message : "");
+            validate_in_steps_agrees(packed.data, packed.len, &limits, keys);
+        }
+        if (variant == 0 || variant == 6 || variant == 9) assert_int_equal(want.error, 0);
+        else assert_true(want.error != 0);
+        st_arena_free(&arena);
+        st_writer_free(&plain);
+        st_writer_free(&packed);
+        st_writer_free(&raw);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_every_codec),
@@ -672,6 +956,9 @@ int main(void) {
         cmocka_unit_test(test_known_batch_layout),
         cmocka_unit_test(test_iter_malformed_records),
         cmocka_unit_test(test_builder_gaps_and_timestamps),
+        cmocka_unit_test(test_validation_steps_agree),
+        cmocka_unit_test(test_validation_bomb_work_bounded),
+        cmocka_unit_test(test_big_records_same_verdict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
