@@ -1,10 +1,14 @@
 /* Unit tests for storage/txn_index: the file layout (Kafka's AbortedTxn),
  * append, load and its checks, truncation, reset, flush, and the
- * collection Fetch uses (overlap and the early stop on the LSO). */
+ * collection Fetch uses (overlap and the early stop on the LSO); then the
+ * index inside a log: markers written through storage/txn_log, the
+ * collection across segments, and the files going with their segments
+ * (retention, DeleteRecords, truncation, orphans at open). */
+#include <dirent.h>
 #include <fcntl.h>
 
-#include "storage_test_util.h"
 #include "storage/txn_index.h"
+#include "txn_test_util.h"
 
 #define BASE 100
 
@@ -228,6 +232,171 @@ static void test_write_file(void **state) {
     st_fs_remove_dir(dir);
 }
 
+
+/* ---- inside a log ---- */
+
+#define P1 101
+#define P2 102
+#define P3 103
+
+static int count_txnindex_files(const char *dir) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l > 9 && strcmp(de->d_name + l - 9, ".txnindex") == 0) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Three producers across several segments; P1 and P3 abort, P2 commits.
+ * Returns the log; *ps is its producer state. */
+static st_log_t *txn_log_make(test_dir_t *d, st_log_config_t *cfg, st_producer_state_t **ps, int64_t offsets[8]) {
+    test_dir_make(d);
+    test_config(cfg);
+    cfg->segment_bytes = 300; /* a few batches a segment */
+    st_log_t *log;
+    assert_int_equal(st_log_open(d->part, cfg, 0, &log), 0);
+    *ps = st_producer_state_new();
+    offsets[0] = txn_test_append(log, *ps, P1, 0, 0, 3, 0, "p1", true, 1);  /* P1 opens */
+    offsets[1] = txn_test_append(log, *ps, P2, 0, 0, 3, 10, "p2", true, 1); /* P2 opens */
+    offsets[2] = txn_test_append(log, *ps, P1, 0, 3, 3, 20, "p1", true, 1);
+    offsets[3] = txn_test_marker(log, *ps, P1, 0, false, 1); /* P1 aborts, P2 still open */
+    offsets[4] = txn_test_append(log, *ps, P3, 0, 0, 3, 30, "p3", true, 1); /* P3 opens */
+    offsets[5] = txn_test_marker(log, *ps, P2, 0, true, 1);                 /* P2 commits */
+    offsets[6] = txn_test_append(log, *ps, P3, 0, 3, 3, 40, "p3", true, 1);
+    offsets[7] = txn_test_marker(log, *ps, P3, 0, false, 1); /* P3 aborts */
+    assert_true(st_log_segment_count(log) >= 3);
+    return log;
+}
+
+static void test_log_markers_indexed_and_collected(void **state) {
+    (void)state;
+    test_dir_t d;
+    st_log_config_t cfg;
+    st_producer_state_t *ps;
+    int64_t at[8];
+    st_log_t *log = txn_log_make(&d, &cfg, &ps, at);
+    int64_t end = st_log_end_offset(log);
+    assert_int_equal(st_producer_state_last_stable_offset(ps, 0, end), end);
+
+    st_aborted_txns_t all = txn_test_aborted(log, 0, end);
+    assert_int_equal(all.count, 2);
+    assert_true(all.items[0].producer_id == P1);
+    assert_int_equal(all.items[0].first_offset, at[0]);
+    assert_int_equal(all.items[0].last_offset, at[3]);
+    assert_int_equal(all.items[0].last_stable_offset, at[1]); /* P2 was open */
+    assert_true(all.items[1].producer_id == P3);
+    assert_int_equal(all.items[1].first_offset, at[4]);
+    assert_int_equal(all.items[1].last_stable_offset, at[7] + 1);
+    st_aborted_txns_free(&all);
+    /* A fetch of P2's committed data only: P1's abort overlaps it. */
+    st_aborted_txns_t some = txn_test_aborted(log, at[1], at[2]);
+    assert_int_equal(some.count, 1);
+    assert_true(some.items[0].producer_id == P1);
+    st_aborted_txns_free(&some);
+    /* A fetch past P3's marker: nothing. */
+    st_aborted_txns_t none = txn_test_aborted(log, at[7] + 1, end + 10);
+    assert_int_equal(none.count, 0);
+    st_aborted_txns_free(&none);
+    assert_int_equal(count_txnindex_files(d.part), 2);
+
+    /* A clean close and open keeps the indexes as they are. */
+    st_log_close(log);
+    assert_int_equal(st_log_open(d.part, &cfg, 0, &log), 0);
+    all = txn_test_aborted(log, 0, end);
+    assert_int_equal(all.count, 2);
+    assert_int_equal(all.items[0].last_stable_offset, at[1]);
+    st_aborted_txns_free(&all);
+    st_log_close(log);
+    st_producer_state_free(ps);
+    test_dir_remove(&d);
+}
+
+static void test_log_marker_checks_write_nothing(void **state) {
+    (void)state;
+    test_dir_t d;
+    test_dir_make(&d);
+    st_log_config_t cfg;
+    test_config(&cfg);
+    st_log_t *log;
+    assert_int_equal(st_log_open(d.part, &cfg, 0, &log), 0);
+    st_producer_state_t *ps = st_producer_state_new();
+    txn_test_append(log, ps, P1, 3, 0, 2, 0, "p1", true, 1);
+    int64_t end = st_log_end_offset(log);
+    st_txn_marker_t m = {.commit = false, .coordinator_epoch = 5};
+    st_txn_marker_result_t r;
+    assert_int_equal(st_txn_log_write_marker(log, ps, P1, 2, &m, 0, 0, 1, &r), ST_ERR_INVALID_PRODUCER_EPOCH);
+    assert_int_equal(st_log_end_offset(log), end);
+    assert_int_equal(st_txn_log_write_marker(log, ps, P1, 3, &m, 0, 0, 1, &r), 0);
+    assert_true(r.completed && r.txn.aborted);
+    st_txn_marker_t stale = {.commit = true, .coordinator_epoch = 4};
+    assert_int_equal(st_txn_log_write_marker(log, ps, P1, 3, &stale, 0, 0, 1, &r),
+                     ST_ERR_TRANSACTION_COORDINATOR_FENCED);
+    assert_int_equal(st_log_end_offset(log), end + 1);
+    st_aborted_txns_t all = txn_test_aborted(log, 0, end + 1);
+    assert_int_equal(all.count, 1);
+    st_aborted_txns_free(&all);
+    st_log_close(log);
+    st_producer_state_free(ps);
+    test_dir_remove(&d);
+}
+
+static void test_log_txnindex_goes_with_its_segment(void **state) {
+    (void)state;
+    test_dir_t d;
+    st_log_config_t cfg;
+    st_producer_state_t *ps;
+    int64_t at[8];
+    st_log_t *log = txn_log_make(&d, &cfg, &ps, at);
+    int64_t end = st_log_end_offset(log);
+    /* Truncation past P3's marker drops its entry (and a file with it). */
+    assert_int_equal(st_log_truncate_to(log, at[7]), 0);
+    st_aborted_txns_t all = txn_test_aborted(log, 0, end);
+    assert_int_equal(all.count, 1);
+    st_aborted_txns_free(&all);
+    assert_int_equal(count_txnindex_files(d.part), 1);
+    /* DeleteRecords of everything deletes P1's segment and its index. */
+    assert_int_equal(st_log_delete_records(log, at[7]), 0);
+    assert_int_equal(count_txnindex_files(d.part), 0);
+    all = txn_test_aborted(log, at[7], end);
+    assert_int_equal(all.count, 0);
+    st_aborted_txns_free(&all);
+    st_log_close(log);
+    st_producer_state_free(ps);
+    test_dir_remove(&d);
+
+    /* Retention by bytes deletes whole segments, indexes included. */
+    log = txn_log_make(&d, &cfg, &ps, at);
+    cfg.cleanup_delete = true;
+    cfg.retention_bytes = 1;
+    assert_int_equal(st_log_set_config(log, &cfg), 0);
+    assert_true(st_log_enforce_retention(log, 1) > 0);
+    /* The active segment stays, with P3's marker; P1's went. */
+    assert_true(st_log_start_offset(log) > at[3]);
+    all = txn_test_aborted(log, 0, st_log_end_offset(log));
+    assert_int_equal(count_txnindex_files(d.part), all.count);
+    for (int32_t i = 0; i < all.count; i++) assert_true(all.items[i].producer_id == P3);
+    st_aborted_txns_free(&all);
+    st_log_close(log);
+    /* An index left without its .log (a deletion cut short) goes at open. */
+    char path[ST_FS_PATH_MAX];
+    snprintf(path, sizeof path, "%s/%020d.txnindex", d.part, 7);
+    test_spit(path, (const uint8_t *)"x", 1);
+    snprintf(path, sizeof path, "%s/%020d.txnindex.swap", d.part, 7);
+    test_spit(path, (const uint8_t *)"x", 1);
+    int before = count_txnindex_files(d.part);
+    assert_int_equal(st_log_open(d.part, &cfg, 0, &log), 0);
+    assert_int_equal(count_txnindex_files(d.part), before - 1);
+    assert_false(st_fs_exists(path));
+    st_log_close(log);
+    st_producer_state_free(ps);
+    test_dir_remove(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_writes_kafka_layout),
@@ -235,6 +404,9 @@ int main(void) {
         cmocka_unit_test(test_load_checks_every_entry),
         cmocka_unit_test(test_collect),
         cmocka_unit_test(test_write_file),
+        cmocka_unit_test(test_log_markers_indexed_and_collected),
+        cmocka_unit_test(test_log_marker_checks_write_nothing),
+        cmocka_unit_test(test_log_txnindex_goes_with_its_segment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
