@@ -343,7 +343,10 @@ int st_record_iter_init(st_record_iter_t *it, const uint8_t *batch, size_t len,
                         size_t decompressed_bytes_max, st_arena_t *arena) {
     memset(it, 0, sizeof *it);
     it->arena = arena;
-    st_reader_init(&it->reader, NULL, 0);
+    /* An empty reader until the records are found (not NULL + 0, which C
+     * leaves undefined). */
+    static const uint8_t no_records[1];
+    st_reader_init(&it->reader, no_records, 0);
     st_batch_header_t h;
     int rc = st_batch_header_parse(batch, len, &h);
     if (rc != 0) return rc;
@@ -523,8 +526,9 @@ int st_txn_marker_batch_parse(const uint8_t *batch, size_t len, st_txn_marker_t 
     st_record_iter_t it;
     rc = st_record_iter_init(&it, batch, len, CONTROL_BATCH_DECOMPRESSED_MAX, &arena);
     st_record_t rec;
-    int more = rc == 0 ? st_record_iter_next(&it, &rec) : rc;
-    if (more < 0) {
+    /* Kafka's codes are positive: any failure of the iterator is one. */
+    int more = rc == 0 ? st_record_iter_next(&it, &rec) : -1;
+    if (more < 0 || more > 1) {
         rc = ST_ERR_CORRUPT_MESSAGE;
     } else if (more == 0) {
         rc = ST_ERR_NOT_FOUND; /* emptied by the cleaner */

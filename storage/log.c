@@ -652,6 +652,17 @@ static int load_segments(st_log_t *log, const int64_t *bases, int32_t count, boo
         if (ix->on_disk) log->txn_rebuild_needed = true;
         if (st_txn_index_reset(ix)) rc = ST_ERR_IO;
     }
+    /* The active segment's end is known only now: an entry at or past it
+     * is damage the clean marker cannot rule out (the index is written
+     * after the .log). */
+    st_txn_index_t *last_ix = &active(log)->txn_index;
+    int32_t n = st_txn_index_count(last_ix);
+    if (rc == 0 && log->txn_rebuild_first < 0 && n > 0 &&
+        st_txn_index_entry(last_ix, n - 1)->last_offset >= active(log)->next_offset) {
+        log->txn_rebuild_first = log->segment_count - 1;
+        log->txn_rebuild_needed = true;
+        if (st_txn_index_reset(last_ix)) rc = ST_ERR_IO;
+    }
     /* The active segment's indexes become writable at its first append
      * (make_writable), or already are when it was rebuilt. Rebuilt inactive
      * segments are fsynced here: nothing later flushes below the recovery

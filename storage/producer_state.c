@@ -590,13 +590,13 @@ bool st_producer_state_complete_marker(st_producer_state_t *s, const st_batch_he
 int st_producer_state_replay_batch(st_producer_state_t *s, const uint8_t *batch, size_t len, int64_t now_ms,
                                    st_completed_txn_t *completed) {
     st_batch_header_t h;
-    if (st_batch_header_parse(batch, len, &h) != 0) return ST_ERR_CORRUPT_MESSAGE;
+    if (st_batch_header_parse(batch, len, &h) != 0) return ST_ERR_CORRUPT;
     if (h.producer_id < 0) return 0;
     if (h.attributes & ST_BATCH_ATTR_CONTROL) {
         st_txn_marker_t marker;
         int rc = st_txn_marker_batch_parse(batch, len, &marker);
         if (rc == 0) return st_producer_state_complete_marker(s, &h, &marker, now_ms, completed) ? 1 : 0;
-        if (rc != ST_ERR_NOT_FOUND) return ST_ERR_CORRUPT_MESSAGE;
+        if (rc != ST_ERR_NOT_FOUND) return ST_ERR_CORRUPT;
         /* Emptied by the cleaner (or not a marker): it still carries the
          * producer's epoch. */
         producer_entry_t *e = entry_lookup(s, h.producer_id);

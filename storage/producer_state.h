@@ -169,7 +169,8 @@ bool st_producer_state_complete_marker(st_producer_state_t *s, const st_batch_he
  * returning 1 when it ended a transaction with data), any other batch
  * through st_producer_state_replay. A control batch emptied by the cleaner,
  * or of another control type, only moves the epoch. Returns 0, 1, or
- * ST_ERR_CORRUPT_MESSAGE for bytes that are not a batch.
+ * ST_ERR_CORRUPT (negative) for bytes that are not a batch or a marker that
+ * does not parse.
  */
 int st_producer_state_replay_batch(st_producer_state_t *s, const uint8_t *batch, size_t len, int64_t now_ms,
                                    st_completed_txn_t *completed);

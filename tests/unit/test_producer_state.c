@@ -1030,7 +1030,7 @@ static void test_replay_batch_reads_markers(void **state) {
     assert_true(st_producer_state_get(s, PID, &info));
     assert_int_equal(info.producer_epoch, 3);
     assert_int_equal(info.coordinator_epoch, 2);
-    assert_int_equal(st_producer_state_replay_batch(s, w.data, 10, NOW_MS, &done[0]), ST_ERR_CORRUPT_MESSAGE);
+    assert_int_equal(st_producer_state_replay_batch(s, w.data, 10, NOW_MS, &done[0]), ST_ERR_CORRUPT);
     st_producer_state_free(s);
     st_writer_free(&w);
 }
