@@ -52,19 +52,15 @@
  */
 #include "storage/producer_state.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "protocol/buf.h"
 #include "protocol/crc32c.h"
 #include "protocol/errors.h"
+#include "storage/fsutil.h"
+#include "storage/snapshot_files.h"
 
 #define ENTRIES_CAP_MIN 16
 #define NO_SEQUENCE (-1)
@@ -96,9 +92,6 @@
          (SNAPSHOT_ENTRY_BYTES_MIN + ST_PRODUCER_BATCHES_RETAINED * SNAPSHOT_BATCH_BYTES))
 #define NO_COORDINATOR_EPOCH (-1)
 #define NO_TXN (-1)
-#define SNAPSHOT_SUFFIX ".snapshot"
-#define SNAPSHOT_TMP_SUFFIX ".snapshot.tmp"
-#define SNAPSHOT_OFFSET_DIGITS 20
 
 _Static_assert((ST_PRODUCER_STATE_PRODUCERS_MAX & (ST_PRODUCER_STATE_PRODUCERS_MAX - 1)) == 0,
                "the producer cap is a power of two so entries_cap reaches it exactly");
@@ -657,103 +650,7 @@ bool st_producer_state_at(const st_producer_state_t *s, int32_t index, st_produc
     return true;
 }
 
-/* ---- snapshot files ---- */
-
-typedef struct offset_list {
-    int64_t *offsets;
-    size_t count;
-    size_t cap;
-} offset_list_t;
-
-static void offset_list_push(offset_list_t *l, int64_t offset) {
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        int64_t *p = realloc(l->offsets, cap * sizeof *p);
-        if (!p) ps_assert_fail("out of memory", __FILE__, __LINE__);
-        l->offsets = p;
-        l->cap = cap;
-    }
-    l->offsets[l->count++] = offset;
-}
-
-static int compare_offsets(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Parses "<20 digits><suffix>"; false for any other name. */
-static bool parse_snapshot_name(const char *name, const char *suffix, int64_t *offset) {
-    if (strlen(name) != SNAPSHOT_OFFSET_DIGITS + strlen(suffix)) return false;
-    if (strcmp(name + SNAPSHOT_OFFSET_DIGITS, suffix) != 0) return false;
-    int64_t v = 0;
-    for (int i = 0; i < SNAPSHOT_OFFSET_DIGITS; i++) {
-        if (name[i] < '0' || name[i] > '9') return false;
-        int d = name[i] - '0';
-        if (v > (INT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *offset = v;
-    return true;
-}
-
-static int snapshot_path(char *out, size_t cap, const char *dir, int64_t offset, const char *suffix) {
-    int n = snprintf(out, cap, "%s/%020lld%s", dir, (long long)offset, suffix);
-    return n < 0 || (size_t)n >= cap ? ST_ERR_IO : 0;
-}
-
-static int unlink_snapshot(const char *dir, int64_t offset, const char *suffix) {
-    char path[PATH_MAX];
-    if (snapshot_path(path, sizeof path, dir, offset, suffix) != 0) return ST_ERR_IO;
-    if (unlink(path) != 0 && errno != ENOENT) return ST_ERR_IO;
-    return 0;
-}
-
-static int fsync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return ST_ERR_IO;
-    int rc = fsync(fd) == 0 ? 0 : ST_ERR_IO;
-    close(fd);
-    return rc;
-}
-
-/* Collects snapshot offsets in dir, ascending. With delete_tmp, leftover
- * temporary files of an interrupted write are removed. A missing dir is an
- * empty list. */
-static int list_snapshots(const char *dir, bool delete_tmp, offset_list_t *out) {
-    out->offsets = NULL;
-    out->count = out->cap = 0;
-    DIR *d = opendir(dir);
-    if (!d) return errno == ENOENT ? 0 : ST_ERR_IO;
-    int rc = 0;
-    struct dirent *de;
-    errno = 0;
-    while ((de = readdir(d)) != NULL) {
-        int64_t offset;
-        if (parse_snapshot_name(de->d_name, SNAPSHOT_SUFFIX, &offset))
-            offset_list_push(out, offset);
-        else if (delete_tmp && parse_snapshot_name(de->d_name, SNAPSHOT_TMP_SUFFIX, &offset) &&
-                 unlink_snapshot(dir, offset, SNAPSHOT_TMP_SUFFIX) != 0)
-            rc = ST_ERR_IO;
-        errno = 0;
-    }
-    if (errno != 0) rc = ST_ERR_IO;
-    closedir(d);
-    if (out->count > 1) qsort(out->offsets, out->count, sizeof *out->offsets, compare_offsets);
-    return rc;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return ST_ERR_IO;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
+/* ---- snapshot files (storage/snapshot_files.h holds the files) ---- */
 
 static void encode_snapshot(const st_producer_state_t *s, int64_t offset, st_writer_t *w) {
     st_write_i16(w, SNAPSHOT_VERSION);
@@ -786,39 +683,15 @@ static void encode_snapshot(const st_producer_state_t *s, int64_t offset, st_wri
 
 int st_producer_state_write_snapshot(st_producer_state_t *s, const char *dir, int64_t offset) {
     PS_ASSERT(offset >= 0);
-    char tmp_path[PATH_MAX], path[PATH_MAX];
-    if (snapshot_path(tmp_path, sizeof tmp_path, dir, offset, SNAPSHOT_TMP_SUFFIX) != 0 ||
-        snapshot_path(path, sizeof path, dir, offset, SNAPSHOT_SUFFIX) != 0)
-        return ST_ERR_IO;
-
     st_writer_t w;
     st_writer_init(&w, SNAPSHOT_HEADER_BYTES + (size_t)s->count * SNAPSHOT_ENTRY_BYTES_MIN);
     encode_snapshot(s, offset, &w);
     PS_ASSERT(w.len <= (size_t)SNAPSHOT_BYTES_MAX);
-
-    int rc = ST_ERR_IO, saved_errno;
-    int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) goto err_free_writer;
-    if (write_all(fd, w.data, w.len) != 0 || fsync(fd) != 0) goto err_close_tmp;
-    if (close(fd) != 0) goto err_unlink_tmp;
-    if (rename(tmp_path, path) != 0) goto err_unlink_tmp;
-    rc = fsync_dir(dir);
+    int rc = st_snapshot_write(dir, offset, w.data, w.len);
     if (rc == 0) {
         s->snapshot_offset = offset;
         s->dirty = false;
     }
-    st_writer_free(&w);
-    return rc;
-
-err_close_tmp:
-    saved_errno = errno;
-    close(fd);
-    errno = saved_errno;
-err_unlink_tmp:
-    saved_errno = errno;
-    unlink(tmp_path);
-    errno = saved_errno; /* the caller's log line names the first failure */
-err_free_writer:
     st_writer_free(&w);
     return rc;
 }
@@ -891,41 +764,12 @@ static int decode_snapshot(st_producer_state_t *s, const uint8_t *data, size_t l
  * ST_ERR_CORRUPT (the file should be discarded), ST_ERR_NOT_FOUND (it went
  * away) or ST_ERR_IO. */
 static int read_snapshot(st_producer_state_t *s, const char *dir, int64_t offset) {
-    char path[PATH_MAX];
-    if (snapshot_path(path, sizeof path, dir, offset, SNAPSHOT_SUFFIX) != 0) return ST_ERR_IO;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT ? ST_ERR_NOT_FOUND : ST_ERR_IO;
-
-    int rc;
-    uint8_t *data = NULL;
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        rc = ST_ERR_IO;
-        goto err_close;
-    }
-    if (st.st_size < SNAPSHOT_HEADER_BYTES || st.st_size > SNAPSHOT_BYTES_MAX) {
-        rc = ST_ERR_CORRUPT;
-        goto err_close;
-    }
-    size_t len = (size_t)st.st_size;
-    data = allocate_or_abort(len);
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = read(fd, data + got, len - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            rc = ST_ERR_IO;
-            goto err_free_data;
-        }
-        if (n == 0) break; /* shrank under us: decode sees a short file */
-        got += (size_t)n;
-    }
-    rc = decode_snapshot(s, data, got, offset);
-
-err_free_data:
+    uint8_t *data;
+    size_t len;
+    int rc = st_snapshot_read(dir, offset, SNAPSHOT_HEADER_BYTES, SNAPSHOT_BYTES_MAX, &data, &len);
+    if (rc == ST_ERR_NO_MEMORY) ps_assert_fail("out of memory", __FILE__, __LINE__);
+    if (rc == 0) rc = decode_snapshot(s, data, len, offset);
     free(data);
-err_close:
-    close(fd);
     return rc;
 }
 
@@ -940,8 +784,8 @@ int st_producer_state_load(st_producer_state_t *s, const char *dir, int64_t max_
     *snapshot_offset = 0;
     st_producer_state_clear(s);
     s->snapshot_offset = -1;
-    offset_list_t list;
-    int rc = list_snapshots(dir, true, &list);
+    st_snapshot_offsets_t list;
+    int rc = st_snapshot_list(dir, true, &list);
     if (rc != 0) goto done;
 
     for (size_t i = list.count; i-- > 0;) {
@@ -961,7 +805,7 @@ int st_producer_state_load(st_producer_state_t *s, const char *dir, int64_t max_
         if (read_rc == ST_ERR_CORRUPT) {
             /* Kafka deletes a snapshot that fails to load and tries the
              * next older one (ProducerStateManager.loadFromSnapshot). */
-            if (unlink_snapshot(dir, offset, SNAPSHOT_SUFFIX) != 0) {
+            if (st_snapshot_unlink(dir, offset) != 0) {
                 rc = ST_ERR_IO;
                 goto done;
             }
@@ -972,37 +816,37 @@ int st_producer_state_load(st_producer_state_t *s, const char *dir, int64_t max_
     }
 
 done:
-    free(list.offsets);
+    st_snapshot_offsets_free(&list);
     /* Whatever was found (even nothing), s now matches what is on disk. */
     s->dirty = false;
     return rc;
 }
 
 int st_producer_state_delete_snapshots(const char *dir, int64_t below, int64_t above) {
-    offset_list_t list;
-    int rc = list_snapshots(dir, false, &list);
+    st_snapshot_offsets_t list;
+    int rc = st_snapshot_list(dir, false, &list);
     bool deleted = false;
     for (size_t i = 0; i < list.count; i++) {
         int64_t offset = list.offsets[i];
         if (offset >= below && offset <= above) continue;
-        if (unlink_snapshot(dir, offset, SNAPSHOT_SUFFIX) != 0) rc = ST_ERR_IO;
+        if (st_snapshot_unlink(dir, offset) != 0) rc = ST_ERR_IO;
         deleted = true;
     }
     /* Make deletions durable: a snapshot above a truncation point that came
      * back after a crash would describe a log that no longer exists. */
-    if (deleted && fsync_dir(dir) != 0) rc = ST_ERR_IO;
-    free(list.offsets);
+    if (deleted && st_fs_fsync_dir(dir) != 0) rc = ST_ERR_IO;
+    st_snapshot_offsets_free(&list);
     return rc;
 }
 
 int st_producer_state_prune_snapshots(const char *dir, int keep) {
     PS_ASSERT(keep >= 0);
-    offset_list_t list;
-    int rc = list_snapshots(dir, false, &list);
+    st_snapshot_offsets_t list;
+    int rc = st_snapshot_list(dir, false, &list);
     size_t remove = list.count > (size_t)keep ? list.count - (size_t)keep : 0;
     for (size_t i = 0; i < remove; i++)
-        if (unlink_snapshot(dir, list.offsets[i], SNAPSHOT_SUFFIX) != 0) rc = ST_ERR_IO;
-    if (remove > 0 && fsync_dir(dir) != 0) rc = ST_ERR_IO;
-    free(list.offsets);
+        if (st_snapshot_unlink(dir, list.offsets[i]) != 0) rc = ST_ERR_IO;
+    if (remove > 0 && st_fs_fsync_dir(dir) != 0) rc = ST_ERR_IO;
+    st_snapshot_offsets_free(&list);
     return rc;
 }

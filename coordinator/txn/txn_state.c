@@ -13,12 +13,14 @@
  */
 #include "coordinator/txn/txn_state.h"
 
+#include "coordinator/txn/txn_errors.h"
+#include "coordinator/txn/txn_partitions.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "protocol/errors.h"
-#include "protocol/messages.h"
 
 #define NO_PRODUCER_ID (-1)
 #define NO_EPOCH (-1)
@@ -42,66 +44,10 @@ static void *xalloc(size_t n) {
  * last epoch to fence a producer with. */
 static bool epoch_exhausted(int16_t epoch) { return epoch >= EPOCH_MAX - 1; }
 
-/* ---- partition sets: sorted, unique, topics owned ---------------------- */
-
-typedef struct part_set {
-    st_txn_partition_t *items;
-    int32_t count, cap;
-} part_set_t;
-
-static void ps_free(part_set_t *p) {
-    for (int32_t i = 0; i < p->count; i++) free((char *)p->items[i].topic.ptr);
-    free(p->items);
-    memset(p, 0, sizeof *p);
-}
-
 static st_str_t str_dup(st_str_t s) {
     char *c = xalloc((size_t)s.len + 1);
     if (s.len > 0) memcpy(c, s.ptr, (size_t)s.len);
     return (st_str_t){c, s.len};
-}
-
-/* Index of p, or -(insertion point) - 1. */
-static int32_t ps_find(const part_set_t *set, const st_txn_partition_t *p) {
-    int32_t lo = 0, hi = set->count;
-    while (lo < hi) {
-        int32_t mid = lo + (hi - lo) / 2;
-        int c = st_txn_partition_compare(&set->items[mid], p);
-        if (c == 0) return mid;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return -lo - 1;
-}
-
-static void ps_insert(part_set_t *set, const st_txn_partition_t *p) {
-    int32_t at = ps_find(set, p);
-    if (at >= 0) return;
-    at = -at - 1;
-    if (set->count == set->cap) {
-        int32_t cap = set->cap ? set->cap * 2 : 8;
-        st_txn_partition_t *n = realloc(set->items, (size_t)cap * sizeof *n);
-        if (!n) txn_assert_fail("out of memory", __FILE__, __LINE__);
-        set->items = n;
-        set->cap = cap;
-    }
-    memmove(&set->items[at + 1], &set->items[at], (size_t)(set->count - at) * sizeof *set->items);
-    set->items[at] = (st_txn_partition_t){str_dup(p->topic), p->partition};
-    set->count++;
-}
-
-static bool ps_remove(part_set_t *set, const st_txn_partition_t *p) {
-    int32_t at = ps_find(set, p);
-    if (at < 0) return false;
-    free((char *)set->items[at].topic.ptr);
-    memmove(&set->items[at], &set->items[at + 1], (size_t)(set->count - at - 1) * sizeof *set->items);
-    set->count--;
-    return true;
-}
-
-static void ps_copy(part_set_t *dst, const part_set_t *src) {
-    memset(dst, 0, sizeof *dst);
-    for (int32_t i = 0; i < src->count; i++) ps_insert(dst, &src->items[i]);
 }
 
 /* ---- entries ----------------------------------------------------------- */
@@ -115,7 +61,7 @@ typedef struct txn_meta {
     int16_t last_producer_epoch; /* not stored: -1 after a load, as in Kafka */
     int32_t timeout_ms;
     st_txn_status_t state;
-    part_set_t parts;
+    st_txn_partition_set_t parts;
     int64_t start_ms;
     int64_t last_update_ms;
     int16_t client_tv;
@@ -156,11 +102,11 @@ struct st_txn_state {
     uint64_t next_append_id;
 };
 
-static void meta_free(txn_meta_t *m) { ps_free(&m->parts); }
+static void meta_free(txn_meta_t *m) { st_txn_partition_set_free(&m->parts); }
 
 static void meta_copy(txn_meta_t *dst, const txn_meta_t *src) {
     *dst = *src;
-    ps_copy(&dst->parts, &src->parts);
+    st_txn_partition_set_copy(&dst->parts, &src->parts);
 }
 
 static uint32_t hash_id(st_str_t id) {
@@ -403,7 +349,7 @@ static void begin(st_txn_state_t *s, txn_entry_t *e, pending_kind_t kind, uint64
 
 static void to_empty(txn_entry_t *e, int32_t timeout_ms, int64_t now_ms) {
     next_from_current(e, ST_TXN_EMPTY, now_ms);
-    ps_free(&e->next.parts);
+    st_txn_partition_set_free(&e->next.parts);
     e->next.timeout_ms = timeout_ms;
     e->next.start_ms = -1;
 }
@@ -476,7 +422,7 @@ static void prepare_complete(txn_entry_t *e, int64_t now_ms) {
         e->next.producer_epoch = 0;
     }
     e->next.next_producer_id = NO_PRODUCER_ID;
-    ps_free(&e->next.parts);
+    st_txn_partition_set_free(&e->next.parts);
     e->commit = commit;
     e->pending = PENDING_COMPLETE;
     e->appending = false;
@@ -510,26 +456,6 @@ static void send_completion(st_txn_state_t *s, txn_entry_t *e, st_txn_output_t *
         emit_markers(s, e, o, e->cur.parts.items, e->cur.parts.count, false);
 }
 
-/* Kafka's appendTransactionToLog: the partition's append error as the
- * client is told it. */
-static int client_error_for_append(int error) {
-    switch (error) {
-    case ST_ERR_UNKNOWN_TOPIC_OR_PARTITION:
-    case ST_ERR_NOT_ENOUGH_REPLICAS:
-    case ST_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-    case ST_ERR_REQUEST_TIMED_OUT:
-        return ST_ERR_COORDINATOR_NOT_AVAILABLE;
-    case ST_ERR_NOT_LEADER_OR_FOLLOWER:
-    case ST_ERR_KAFKA_STORAGE_ERROR:
-        return ST_ERR_NOT_COORDINATOR;
-    case ST_ERR_MESSAGE_TOO_LARGE:
-    case ST_ERR_RECORD_LIST_TOO_LARGE:
-        return ST_ERR_UNKNOWN_SERVER_ERROR;
-    default:
-        return error > 0 ? error : ST_ERR_UNKNOWN_SERVER_ERROR;
-    }
-}
-
 /* ---- loading ------------------------------------------------------------- */
 
 int st_txn_state_replay(st_txn_state_t *s, const uint8_t *key, int32_t key_len, const uint8_t *value,
@@ -561,7 +487,7 @@ int st_txn_state_replay(st_txn_state_t *s, const uint8_t *key, int32_t key_len, 
                 .last_update_ms = r.last_update_ms,
                 .client_tv = r.client_transaction_version,
             };
-            for (int32_t i = 0; i < r.partition_count; i++) ps_insert(&e->cur.parts, &r.partitions[i]);
+            for (int32_t i = 0; i < r.partition_count; i++) st_txn_partition_set_insert(&e->cur.parts, &r.partitions[i]);
             if (e->cur.state == ST_TXN_EMPTY) e->cur.start_ms = -1;
             e->durable = true;
         }
@@ -680,12 +606,12 @@ void st_txn_state_add_partitions(st_txn_state_t *s, uint64_t request_id, st_str_
         if (parts[i].topic.len <= 0 || parts[i].partition < 0)
             return respond_error(out, request_id, id, ST_ERR_INVALID_REQUEST);
     bool all_in = e->cur.state == ST_TXN_ONGOING;
-    for (int32_t i = 0; all_in && i < count; i++) all_in = ps_find(&e->cur.parts, &parts[i]) >= 0;
+    for (int32_t i = 0; all_in && i < count; i++) all_in = st_txn_partition_set_find(&e->cur.parts, &parts[i]) >= 0;
     if (all_in) return respond(out, request_id, id, 0, NO_PRODUCER_ID, NO_EPOCH);
     /* prepareAddPartitions: a new transaction starts now. */
     bool starts = e->cur.state != ST_TXN_ONGOING;
     next_from_current(e, ST_TXN_ONGOING, now_ms);
-    for (int32_t i = 0; i < count; i++) ps_insert(&e->next.parts, &parts[i]);
+    for (int32_t i = 0; i < count; i++) st_txn_partition_set_insert(&e->next.parts, &parts[i]);
     if (e->next.parts.count > s->cfg.partitions_max) {
         roll_back(s, e);
         return respond_error(out, request_id, id, ST_ERR_UNKNOWN_SERVER_ERROR);
@@ -708,7 +634,7 @@ void st_txn_state_verify_partitions(const st_txn_state_t *s, st_str_t id, int64_
     const txn_entry_t *e = lookup(s, id);
     int rc = check_add(s, e, id, producer_id, producer_epoch, true);
     for (int32_t i = 0; i < count; i++)
-        errors[i] = (int16_t)(rc ? rc : ps_find(&e->cur.parts, &parts[i]) >= 0 ? 0 : ST_ERR_TRANSACTION_ABORTABLE);
+        errors[i] = (int16_t)(rc ? rc : st_txn_partition_set_find(&e->cur.parts, &parts[i]) >= 0 ? 0 : ST_ERR_TRANSACTION_ABORTABLE);
 }
 
 /* Kafka's endTransactionWithTV1 (isFromClient). */
@@ -828,7 +754,7 @@ void st_txn_state_appended(st_txn_state_t *s, st_str_t id, uint64_t append_id, i
     uint64_t request_id = e->request_id;
     e->appending = false;
     if (error) {
-        int client_error = client_error_for_append(error);
+        int client_error = st_txn_error_for_append(error);
         if (kind == PENDING_COMPLETE) {
             /* Kafka's marker manager retries the Complete record unless the
              * partition moved away (its next owner completes it at load). */
@@ -879,26 +805,19 @@ void st_txn_state_appended(st_txn_state_t *s, st_str_t id, uint64_t append_id, i
     }
 }
 
-/* Errors after which the marker is sent again (Kafka's
- * TransactionMarkerRequestCompletionHandler retries these). */
-static bool marker_error_retriable(int error) {
-    if (error == ST_ERR_INVALID_PRODUCER_EPOCH || error == ST_ERR_TRANSACTION_COORDINATOR_FENCED) return false;
-    return error < 0 || st_err_retriable(error);
-}
-
 void st_txn_state_marker_written(st_txn_state_t *s, st_str_t id, int64_t producer_id,
                                  const st_txn_partition_t *partition, int error, int64_t now_ms,
                                  st_txn_output_t *out) {
     (void)now_ms;
     txn_entry_t *e = lookup(s, id);
     if (!e || e->pending != PENDING_COMPLETE || e->appending || e->markers_stopped ||
-        e->cur.producer_id != producer_id || ps_find(&e->cur.parts, partition) < 0)
+        e->cur.producer_id != producer_id || st_txn_partition_set_find(&e->cur.parts, partition) < 0)
         return; /* late, repeated, or for another transaction */
     if (error == 0) {
-        ps_remove(&e->cur.parts, partition);
+        st_txn_partition_set_remove(&e->cur.parts, partition);
         if (e->cur.parts.count == 0) emit_append(s, e, out, false);
-    } else if (marker_error_retriable(error)) {
-        emit_markers(s, e, out, &e->cur.parts.items[ps_find(&e->cur.parts, partition)], 1, true);
+    } else if (st_txn_marker_error_retriable(error)) {
+        emit_markers(s, e, out, &e->cur.parts.items[st_txn_partition_set_find(&e->cur.parts, partition)], 1, true);
     } else {
         e->markers_stopped = true;
     }
@@ -926,7 +845,7 @@ void st_txn_state_expire_ids(st_txn_state_t *s, int64_t now_ms, st_txn_output_t 
         if (st != ST_TXN_EMPTY && st != ST_TXN_COMPLETE_COMMIT && st != ST_TXN_COMPLETE_ABORT) continue;
         if (e->cur.last_update_ms > now_ms - s->cfg.transactional_id_expiration_ms) continue;
         next_from_current(e, ST_TXN_DEAD, now_ms);
-        ps_free(&e->next.parts);
+        st_txn_partition_set_free(&e->next.parts);
         begin(s, e, PENDING_DEAD, ST_TXN_NO_REQUEST, out);
     }
 }
@@ -975,15 +894,6 @@ int st_txn_state_list(const st_txn_state_t *s, const st_txn_list_filter_t *f, in
         fn(ctx, &d);
     }
     return 0;
-}
-
-int16_t st_txn_error_for_version(int16_t api_key, int16_t api_version, int16_t error) {
-    if (error != ST_ERR_PRODUCER_FENCED) return error;
-    bool old = (api_key == ST_API_INIT_PRODUCER_ID && api_version < 4) ||
-               (api_key == ST_API_ADD_PARTITIONS_TO_TXN && api_version < 2) ||
-               (api_key == ST_API_ADD_OFFSETS_TO_TXN && api_version < 2) ||
-               (api_key == ST_API_END_TXN && api_version < 2);
-    return old ? (int16_t)ST_ERR_INVALID_PRODUCER_EPOCH : error;
 }
 
 /* ---- checks ------------------------------------------------------------------ */

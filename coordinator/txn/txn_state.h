@@ -73,6 +73,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coordinator/txn/txn_errors.h" /* st_txn_error_for_version, for the handlers */
 #include "coordinator/txn/txn_record.h"
 #include "protocol/arena.h"
 #include "protocol/codec.h"
@@ -311,11 +312,6 @@ int st_txn_state_list(const st_txn_state_t *s, const st_txn_list_filter_t *filte
 int32_t st_txn_state_count(const st_txn_state_t *s);
 int32_t st_txn_state_partition(const st_txn_state_t *s);
 int32_t st_txn_state_coordinator_epoch(const st_txn_state_t *s);
-
-/* What Kafka's handlers answer older versions (KIP-588): PRODUCER_FENCED is
- * INVALID_PRODUCER_EPOCH before InitProducerId v4, AddPartitionsToTxn v2,
- * AddOffsetsToTxn v2 and EndTxn v2. */
-int16_t st_txn_error_for_version(int16_t api_key, int16_t api_version, int16_t error);
 
 /* ---- checks --------------------------------------------------------------- */
 
