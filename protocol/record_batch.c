@@ -663,7 +663,10 @@ int st_record_iter_init(st_record_iter_t *it, const uint8_t *batch, size_t len,
                         size_t decompressed_bytes_max, st_arena_t *arena) {
     memset(it, 0, sizeof *it);
     it->arena = arena;
-    st_reader_init(&it->reader, NULL, 0);
+    /* An empty reader until the records are found (not NULL + 0, which C
+     * leaves undefined). */
+    static const uint8_t no_records[1];
+    st_reader_init(&it->reader, no_records, 0);
     st_batch_header_t h;
     int rc = st_batch_header_parse(batch, len, &h);
     if (rc != 0) return rc;
@@ -802,4 +805,67 @@ int st_batch_builder_finish(st_batch_builder_t *b, st_writer_t *out) {
     uint32_t crc = st_crc32c(0, hdr + ST_BATCH_ATTRIBUTES_OFFSET, total - ST_BATCH_ATTRIBUTES_OFFSET);
     st_put_i32be(hdr + ST_BATCH_CRC_OFFSET, (int32_t)crc);
     return 0;
+}
+
+/* ---- control batches ----------------------------------------------------- */
+
+/* Markers are a few dozen bytes; this only bounds what a damaged batch can
+ * make the reader allocate. */
+#define CONTROL_BATCH_DECOMPRESSED_MAX 4096
+#define END_TXN_MARKER_VERSION 0
+#define CONTROL_KEY_VERSION 0
+
+void st_txn_marker_batch_build(st_writer_t *out, int64_t producer_id, int16_t producer_epoch,
+                               const st_txn_marker_t *marker, int64_t timestamp_ms) {
+    uint8_t key[ST_CONTROL_KEY_BYTES], value[ST_TXN_MARKER_VALUE_BYTES];
+    st_put_i16be(key, CONTROL_KEY_VERSION);
+    st_put_i16be(key + 2, marker->commit ? ST_CONTROL_TYPE_COMMIT : ST_CONTROL_TYPE_ABORT);
+    st_put_i16be(value, END_TXN_MARKER_VERSION);
+    st_put_i32be(value + 2, marker->coordinator_epoch);
+    st_batch_builder_t b;
+    st_batch_builder_init(&b, ST_CODEC_NONE, 0);
+    b.attributes_extra = ST_BATCH_ATTR_CONTROL | ST_BATCH_ATTR_TRANSACTIONAL;
+    b.producer_id = producer_id;
+    b.producer_epoch = producer_epoch;
+    b.base_sequence = -1;
+    st_batch_builder_add(&b, 0, timestamp_ms, key, sizeof key, value, sizeof value, NULL, 0);
+    /* Uncompressed: finishing cannot fail. */
+    int rc = st_batch_builder_finish(&b, out);
+    assert(rc == 0);
+    (void)rc;
+    st_batch_builder_free(&b);
+}
+
+int st_txn_marker_batch_parse(const uint8_t *batch, size_t len, st_txn_marker_t *out) {
+    st_batch_header_t h;
+    int rc = st_batch_header_parse(batch, len, &h);
+    if (rc != 0) return ST_ERR_CORRUPT_MESSAGE;
+    if (!(h.attributes & ST_BATCH_ATTR_CONTROL)) return ST_ERR_CORRUPT_MESSAGE;
+    st_arena_t arena;
+    st_arena_init(&arena);
+    st_record_iter_t it;
+    rc = st_record_iter_init(&it, batch, len, CONTROL_BATCH_DECOMPRESSED_MAX, &arena);
+    st_record_t rec;
+    /* Kafka's codes are positive: any failure of the iterator is one. */
+    int more = rc == 0 ? st_record_iter_next(&it, &rec) : -1;
+    if (more < 0 || more > 1) {
+        rc = ST_ERR_CORRUPT_MESSAGE;
+    } else if (more == 0) {
+        rc = ST_ERR_NOT_FOUND; /* emptied by the cleaner */
+    } else if (rec.key_len < ST_CONTROL_KEY_BYTES || st_get_i16be(rec.key) < 0) {
+        rc = ST_ERR_CORRUPT_MESSAGE;
+    } else {
+        int16_t type = st_get_i16be(rec.key + 2);
+        if (type != ST_CONTROL_TYPE_ABORT && type != ST_CONTROL_TYPE_COMMIT) {
+            rc = ST_ERR_NOT_FOUND;
+        } else if (rec.value_len < ST_TXN_MARKER_VALUE_BYTES || st_get_i16be(rec.value) < 0) {
+            rc = ST_ERR_CORRUPT_MESSAGE;
+        } else {
+            out->commit = type == ST_CONTROL_TYPE_COMMIT;
+            out->coordinator_epoch = st_get_i32be(rec.value + 2);
+            rc = 0;
+        }
+    }
+    st_arena_free(&arena);
+    return rc;
 }

@@ -246,4 +246,40 @@ void st_batch_builder_add(st_batch_builder_t *b, int32_t offset_delta, int64_t t
  * Returns 0 or an error from the codec. */
 int st_batch_builder_finish(st_batch_builder_t *b, st_writer_t *out);
 
+/*
+ * Control batches (Kafka's ControlRecordType and EndTransactionMarker). A
+ * control batch has ST_BATCH_ATTR_CONTROL; each record's key is
+ * version int16 (0) | type int16. A transaction marker is a control batch
+ * that is also transactional, written by a partition leader for one
+ * producer (its id and epoch, base sequence -1) when the transaction
+ * coordinator ends the producer's transaction: one record, at offset delta
+ * 0, of type ABORT or COMMIT, whose value is
+ * version int16 (0) | coordinatorEpoch int32.
+ */
+#define ST_CONTROL_TYPE_ABORT 0
+#define ST_CONTROL_TYPE_COMMIT 1
+#define ST_CONTROL_TYPE_LEADER_CHANGE 2 /* KIP-595 (raft/) */
+#define ST_CONTROL_KEY_BYTES 4
+#define ST_TXN_MARKER_VALUE_BYTES 6
+
+typedef struct st_txn_marker {
+    bool commit;               /* COMMIT, else ABORT */
+    int32_t coordinator_epoch; /* epoch of the coordinator's __transaction_state partition */
+} st_txn_marker_t;
+
+/* Appends a marker batch for the producer to `out`: magic 2, control and
+ * transactional, uncompressed, base offset 0 (the log assigns it), leader
+ * epoch -1 (the log sets it), timestamp_ms as the record's time. */
+void st_txn_marker_batch_build(st_writer_t *out, int64_t producer_id, int16_t producer_epoch,
+                               const st_txn_marker_t *marker, int64_t timestamp_ms);
+
+/* Reads the marker of one whole control batch (`len` its total size). 0 and
+ * *out; ST_ERR_NOT_FOUND when the batch is a control batch without a
+ * COMMIT/ABORT record (emptied by compaction, or another control type such
+ * as LEADER_CHANGE); ST_ERR_CORRUPT_MESSAGE when it is not a control batch or
+ * its record does not parse (a key or value shorter than its version, a
+ * negative version). Newer versions of the key or value are read as version
+ * 0, as Kafka does. Does not check the CRC. */
+int st_txn_marker_batch_parse(const uint8_t *batch, size_t len, st_txn_marker_t *out);
+
 #endif

@@ -14,6 +14,15 @@
  *    left whole are copied byte for byte, others rebuilt with the batch
  *    builder keeping base offset, lastOffsetDelta, producer fields, leader
  *    epoch and record timestamps.
+ * 4. Transactions (Kafka's CleanedTransactionMetadata): the aborted
+ *    transactions of the range (from the transaction indexes) are followed
+ *    in offset order; a batch of an aborted transaction loses all its
+ *    records and never enters the key map; a marker may go once no batch of
+ *    its transaction was met in this pass, and only in a segment past
+ *    delete.retention.ms (the horizon tombstones use); an ABORT marker that
+ *    stays keeps its index entry while batches of its transaction were met.
+ *    The producer map keeps each producer's last data batch (its sequence)
+ *    and a last marker after it (its epoch), emptied when their records go.
  */
 #ifndef ST_STORAGE_CLEANER_H
 #define ST_STORAGE_CLEANER_H
@@ -23,6 +32,7 @@
 #include <stdint.h>
 
 #include "storage/segment.h"
+#include "storage/txn_index.h"
 
 /* 24 bytes a slot: 1M slots is 24 MiB, at most 75% used. */
 #define ST_CLEANER_MAP_SLOTS_MAX (1 << 20)
@@ -34,6 +44,10 @@ typedef struct st_cleaner_map st_cleaner_map_t;
 /* Sizes the map for about `keys_estimate` keys (capped). Caller frees. */
 int st_cleaner_map_create(int64_t keys_estimate, st_cleaner_map_t **out);
 void st_cleaner_map_free(st_cleaner_map_t *m);
+/* The aborted transactions overlapping the range to clean
+ * (st_log_collect_aborted_txns over it); copied. Call before adding
+ * segments. 0 or ST_ERR_NO_MEMORY. */
+int st_cleaner_map_set_aborted(st_cleaner_map_t *m, const st_aborted_txns_t *aborted);
 /* Records each producer's last batch (headers of a segment, oldest segment
  * first; pass every segment including the active one). */
 int st_cleaner_map_add_producers(st_cleaner_map_t *m, const st_segment_t *seg);
@@ -43,14 +57,21 @@ int st_cleaner_map_add_producers(st_cleaner_map_t *m, const st_segment_t *seg);
 int st_cleaner_map_add_segment(st_cleaner_map_t *m, const st_segment_t *seg, size_t decompressed_bytes_max);
 
 typedef struct st_cleaner_result {
-    bool changed;         /* something was dropped or rebuilt */
-    bool kept_tombstones; /* a tombstone stayed (not yet droppable) */
+    bool changed;         /* something was dropped or rebuilt, or the transaction index changes */
+    bool kept_tombstones; /* a tombstone or a removable marker stayed (not yet droppable) */
     int64_t kept_bytes;   /* size of the cleaned file */
+    /* The cleaned segment's transaction index: valid until the next call
+     * with this map. */
+    const st_aborted_txn_t *txn_entries;
+    int32_t txn_entry_count;
 } st_cleaner_result_t;
 
 /* Writes the cleaned copy of `seg` to out_path (created, fsynced). When
- * drop_tombstones, a tombstone that is the latest for its key goes too. */
-int st_cleaner_clean_segment(const st_cleaner_map_t *m, const st_segment_t *seg, bool drop_tombstones,
+ * drop_tombstones (the segment is past delete.retention.ms), a tombstone
+ * that is the latest for its key goes too, and so do markers whose
+ * transactions have no batch left. Segments are cleaned oldest first, each
+ * once a pass: the map follows the transactions from one to the next. */
+int st_cleaner_clean_segment(st_cleaner_map_t *m, const st_segment_t *seg, bool drop_tombstones,
                              size_t decompressed_bytes_max, const char *out_path, st_cleaner_result_t *res);
 
 #endif

@@ -17,6 +17,7 @@
 #include "storage/cleaner.h"
 #include "storage/fsutil.h"
 #include "storage/segment.h"
+#include "storage/txn_rebuild.h"
 
 #define LOG_SEGMENT_NAME_DIGITS 20
 /* A log failed by a full disk re-checks its tail at the next write, but not
@@ -66,6 +67,11 @@ struct st_log {
     int64_t refused_writes;   /* while failed, for the line that reports the end */
     bool failure_reported;    /* the ERROR line is out; the INFO line at the next good append closes it */
     bool checkpoint_failing;  /* a checkpoint write failed and was reported */
+    /* At open: transaction indexes reset from this segment on, and whether
+     * they may have held entries (a marker was recovered, or a reset index
+     * was not empty): then st_txn_rebuild_indexes refills them. */
+    int32_t txn_rebuild_first;
+    bool txn_rebuild_needed;
 };
 
 void st_log_config_default(st_log_config_t *cfg) {
@@ -373,6 +379,7 @@ int st_log_assign_epoch(st_log_t *log, int32_t epoch, int64_t start_offset) {
  * next flush. */
 static int epoch_from_recovered_batch(void *ctx, const st_batch_header_t *h) {
     st_log_t *log = ctx;
+    if ((h->attributes & ST_BATCH_ATTR_CONTROL) && h->producer_id >= 0) log->txn_rebuild_needed = true;
     if (h->partition_leader_epoch < 0 || h->partition_leader_epoch <= st_log_latest_epoch(log)) return 0;
     return epochs_assign(log, h->partition_leader_epoch, h->base_offset);
 }
@@ -429,6 +436,11 @@ static int finish_swap(const char *dir, int64_t base) {
     char from[ST_FS_PATH_MAX], to[ST_FS_PATH_MAX];
     if (st_segment_path(to, dir, base, ".index") || st_fs_unlink(to)) return ST_ERR_IO;
     if (st_segment_path(to, dir, base, ".timeindex") || st_fs_unlink(to)) return ST_ERR_IO;
+    /* The compacted transaction index goes in before the .log: once the
+     * .log.swap is renamed, nothing says which index belonged to it. */
+    if (st_segment_path(from, dir, base, ".txnindex.swap") || st_segment_path(to, dir, base, ST_TXN_INDEX_SUFFIX))
+        return ST_ERR_IO;
+    if (st_fs_exists(from) && rename(from, to) != 0) return ST_ERR_IO;
     if (st_segment_path(from, dir, base, ".log.swap") || st_segment_path(to, dir, base, ".log")) return ST_ERR_IO;
     if (rename(from, to) != 0) return ST_ERR_IO;
     return st_fs_fsync_dir(dir);
@@ -467,8 +479,16 @@ static int scan_dir(const char *dir, int64_t **bases_out, int32_t *count_out) {
                 }
                 bases[count++] = base;
             } else {
+                /* A compacted transaction index whose .log.swap never came
+                 * (the swap was cut short before it; pass 0 put every
+                 * other one in place). */
+                if (parse_segment_name(name, ".txnindex.swap", &base)) {
+                    rc = st_fs_unlink(path);
+                    continue;
+                }
                 /* Index files whose .log is gone (a deletion cut short). */
-                if (!parse_segment_name(name, ".index", &base) && !parse_segment_name(name, ".timeindex", &base))
+                if (!parse_segment_name(name, ".index", &base) && !parse_segment_name(name, ".timeindex", &base) &&
+                    !parse_segment_name(name, ST_TXN_INDEX_SUFFIX, &base))
                     continue;
                 char log_path[ST_FS_PATH_MAX];
                 if (st_segment_path(log_path, dir, base, ".log") == 0 && !st_fs_exists(log_path))
@@ -621,6 +641,28 @@ static int load_segments(st_log_t *log, const int64_t *bases, int32_t count, boo
                 ST_INFO("Rebuilt the indexes of log segment %s: %s", path, why);
         }
     }
+    /* Transaction indexes are re-derived from the first segment recovered
+     * on (storage/txn_rebuild.h): later ones are reset too, so no entry is
+     * written twice. */
+    log->txn_rebuild_first = -1;
+    for (int32_t i = 0; rc == 0 && i < log->segment_count; i++) {
+        st_txn_index_t *ix = &log->segments[i]->txn_index;
+        if (log->txn_rebuild_first < 0 && !rebuilt[i]) continue;
+        if (log->txn_rebuild_first < 0) log->txn_rebuild_first = i;
+        if (ix->on_disk) log->txn_rebuild_needed = true;
+        if (st_txn_index_reset(ix)) rc = ST_ERR_IO;
+    }
+    /* The active segment's end is known only now: an entry at or past it
+     * is damage the clean marker cannot rule out (the index is written
+     * after the .log). */
+    st_txn_index_t *last_ix = &active(log)->txn_index;
+    int32_t n = st_txn_index_count(last_ix);
+    if (rc == 0 && log->txn_rebuild_first < 0 && n > 0 &&
+        st_txn_index_entry(last_ix, n - 1)->last_offset >= active(log)->next_offset) {
+        log->txn_rebuild_first = log->segment_count - 1;
+        log->txn_rebuild_needed = true;
+        if (st_txn_index_reset(last_ix)) rc = ST_ERR_IO;
+    }
     /* The active segment's indexes become writable at its first append
      * (make_writable), or already are when it was rebuilt. Rebuilt inactive
      * segments are fsynced here: nothing later flushes below the recovery
@@ -652,6 +694,18 @@ static void report_unclean(const st_log_t *log, const int64_t *bases, int32_t co
 }
 
 static int delete_below_start(st_log_t *log, int64_t now_ms);
+
+static int rebuild_txn_indexes(st_log_t *log, int64_t now_ms) {
+    int64_t entries = 0;
+    int32_t first = log->txn_rebuild_first;
+    int rc = st_txn_rebuild_indexes(log->segments, log->segment_count, first, log->dir, log->start_offset, now_ms,
+                                    &entries);
+    if (rc == 0)
+        ST_INFO("%s: rebuilt the transaction indexes from offset %" PRId64 ": %" PRId64 " aborted transaction(s)",
+                log->dir, log->segments[first]->base_offset, entries);
+    log->txn_rebuild_needed = false;
+    return rc;
+}
 
 int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_log_t **out) {
     if (!config_valid(cfg)) return ST_ERR_INVALID_CONFIG;
@@ -729,7 +783,9 @@ int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_
     if (log->start_offset > log->end_offset) {
         /* The tail below the start offset was lost: start afresh there. */
         if ((rc = restart_at(log, log->start_offset, now_ms))) goto err_close_segments;
+        log->txn_rebuild_needed = false;
     }
+    if (log->txn_rebuild_needed && (rc = rebuild_txn_indexes(log, now_ms))) goto err_close_segments;
     bool epochs_changed = epochs_truncate_from_end(log, log->end_offset + 1);
     epochs_changed |= epochs_truncate_from_start(log, log->start_offset);
     if (epochs_changed && (rc = epochs_persist(log))) goto err_close_segments;
@@ -931,6 +987,27 @@ int st_log_append(st_log_t *log, uint8_t *batches, size_t len, int32_t leader_ep
     res->last_offset = next - 1;
     res->log_append_time_ms = log_append_time ? now_ms : -1;
     res->log_start_offset = log->start_offset;
+    return 0;
+}
+
+int st_log_append_aborted_txn(st_log_t *log, const st_aborted_txn_t *entry) {
+    if (log->failed) return refuse(log);
+    st_segment_t *seg = active(log);
+    /* The marker was just appended: it lies in the active segment. */
+    if (entry->last_offset < seg->base_offset || entry->last_offset >= log->end_offset) return ST_ERR_INVALID_RECORD;
+    if (st_txn_index_append(&seg->txn_index, entry))
+        return fail_for_good(log, "writing the transaction index of %s", segment_name(seg->base_offset).text);
+    log->unsynced = true;
+    return 0;
+}
+
+int st_log_collect_aborted_txns(const st_log_t *log, int64_t from_offset, int64_t upper_bound_offset,
+                                st_aborted_txns_t *out) {
+    for (int32_t i = segment_for(log, from_offset); i < log->segment_count; i++) {
+        int rc = st_txn_index_collect(&log->segments[i]->txn_index, from_offset, upper_bound_offset, out);
+        if (rc < 0) return rc;
+        if (rc == 1) break;
+    }
     return 0;
 }
 
@@ -1154,11 +1231,13 @@ int st_log_enforce_retention(st_log_t *log, int64_t now_ms) {
 /* Puts the cleaned file in place of segment i (see st_log_compact).
  * ST_ERR_IO (errno set) when it failed before anything changed; a failure
  * after that fails the log. */
-static int swap_in(st_log_t *log, int32_t i, const char *cleaned_path, int64_t kept_bytes, int64_t now_ms) {
+static int swap_in(st_log_t *log, int32_t i, const char *cleaned_path, const st_cleaner_result_t *res,
+                   int64_t now_ms) {
     if (begin_write(log)) return ST_ERR_IO;
     st_segment_t *seg = log->segments[i];
     int64_t base = seg->base_offset;
     int64_t next_base = log->segments[i + 1]->base_offset;
+    int64_t kept_bytes = res->kept_bytes;
     if (kept_bytes == 0 && i > 0) {
         /* Nothing left: drop the segment (reads skip to the next one). */
         if (st_fs_unlink(cleaned_path)) return ST_ERR_IO;
@@ -1166,9 +1245,27 @@ static int swap_in(st_log_t *log, int32_t i, const char *cleaned_path, int64_t k
         if (st_segment_delete(seg)) return fail(log, "deleting the emptied segment %s", segment_name(base).text);
         return 0;
     }
-    char swap_path[ST_FS_PATH_MAX];
-    if (st_segment_path(swap_path, log->dir, base, ".log.swap")) return ST_ERR_IO;
-    if (rename(cleaned_path, swap_path) != 0 || st_fs_fsync_dir(log->dir)) return ST_ERR_IO;
+    char swap_path[ST_FS_PATH_MAX], txn_cleaned[ST_FS_PATH_MAX], txn_swap[ST_FS_PATH_MAX];
+    if (st_segment_path(swap_path, log->dir, base, ".log.swap") ||
+        st_segment_path(txn_cleaned, log->dir, base, ".txnindex.cleaned") ||
+        st_segment_path(txn_swap, log->dir, base, ".txnindex.swap"))
+        return ST_ERR_IO;
+    /* The cleaned transaction index is durable under its .swap name before
+     * the .log.swap appears (finish_swap puts both in place). */
+    if (st_txn_index_write_file(txn_cleaned, res->txn_entries, res->txn_entry_count)) return ST_ERR_IO;
+    if (rename(txn_cleaned, txn_swap) != 0 || st_fs_fsync_dir(log->dir)) {
+        int e = errno;
+        st_fs_unlink(txn_cleaned);
+        st_fs_unlink(txn_swap);
+        errno = e;
+        return ST_ERR_IO;
+    }
+    if (rename(cleaned_path, swap_path) != 0 || st_fs_fsync_dir(log->dir)) {
+        int e = errno;
+        if (!st_fs_exists(swap_path)) st_fs_unlink(txn_swap);
+        errno = e;
+        return ST_ERR_IO;
+    }
     /* From here a crash is finished by the next open (finish_swap). */
     st_segment_close(seg);
     log->segments[i] = NULL;
@@ -1238,21 +1335,30 @@ static void compaction_failed(st_log_t *log, int64_t base, int rc) {
                 st_err_name(rc));
 }
 
-int st_log_compact(st_log_t *log, int64_t now_ms) {
+int st_log_compact(st_log_t *log, int64_t now_ms) { return st_log_compact_below(log, now_ms, INT64_MAX); }
+
+int st_log_compact_below(st_log_t *log, int64_t now_ms, int64_t uncleanable_offset) {
     if (leave_failed(log, now_ms)) return ST_ERR_KAFKA_STORAGE_ERROR;
     const st_log_config_t *cfg = &log->cfg;
     if (!cfg->cleanup_compact) return 0;
     /* Cleanable: inactive segments, oldest first, up to the first one that
-     * has records newer than min.compaction.lag.ms. */
+     * has records newer than min.compaction.lag.ms or reaches the
+     * uncleanable offset. */
     int32_t cleanable = 0;
     while (cleanable < log->segment_count - 1 &&
-           newest_record_age_ms(log->segments[cleanable], now_ms) >= cfg->min_compaction_lag_ms)
+           newest_record_age_ms(log->segments[cleanable], now_ms) >= cfg->min_compaction_lag_ms &&
+           log->segments[cleanable + 1]->base_offset <= uncleanable_offset)
         cleanable++;
     if (cleanable == 0 || !worth_cleaning(log, cleanable, now_ms)) return 0;
     int64_t estimate = log->segments[cleanable]->base_offset - log->segments[0]->base_offset;
     st_cleaner_map_t *map;
     int rc = st_cleaner_map_create(estimate, &map);
     if (rc) return rc;
+    st_aborted_txns_t aborted = {0};
+    rc = st_log_collect_aborted_txns(log, log->segments[0]->base_offset, log->segments[cleanable]->base_offset,
+                                     &aborted);
+    if (rc == 0) rc = st_cleaner_map_set_aborted(map, &aborted);
+    st_aborted_txns_free(&aborted);
     for (int32_t i = 0; i < log->segment_count && rc == 0; i++)
         rc = st_cleaner_map_add_producers(map, log->segments[i]);
     int32_t mapped = 0;
@@ -1288,7 +1394,7 @@ int st_log_compact(st_log_t *log, int64_t now_ms) {
         }
         int32_t before = log->segment_count;
         int64_t base = seg->base_offset; /* seg may be replaced */
-        rc = swap_in(log, i, cleaned_path, res.kept_bytes, now_ms);
+        rc = swap_in(log, i, cleaned_path, &res, now_ms);
         if (rc == ST_ERR_IO) {
             compaction_failed(log, base, rc);
             st_fs_unlink(cleaned_path);

@@ -60,6 +60,7 @@
 #include <stdint.h>
 
 #include "storage/file_ref.h"
+#include "storage/txn_index.h"
 
 typedef struct st_log st_log_t;
 
@@ -112,8 +113,10 @@ void st_log_config_default(st_log_config_t *cfg);
  * (INFO) everything is fsynced so the recovery point can move to the end.
  * Opening an intact, cleanly closed log writes nothing; leftovers of an
  * interrupted compaction are finished or removed. On success the caller
- * owns *out and releases it with st_log_close or st_log_delete. Returns 0,
- * ST_ERR_INVALID_CONFIG or an I/O error. */
+ * owns *out and releases it with st_log_close or st_log_delete. The
+ * aborted-transaction indexes of the segments from the first one recovered
+ * on are rebuilt from their batches (storage/txn_rebuild.h), when they may
+ * hold entries. Returns 0, ST_ERR_INVALID_CONFIG or an I/O error. */
 int st_log_open(const char *dir, const st_log_config_t *cfg, int64_t now_ms, st_log_t **out);
 /* Flushes, writes the clean-shutdown marker, frees; each step only when the
  * disk does not hold it yet (no fsync for a log unchanged since a clean
@@ -220,6 +223,33 @@ int st_log_enforce_retention(st_log_t *log, int64_t now_ms);
  * cleanup_compact. Returns 0 or an error (ST_ERR_LIMIT when even one
  * segment's keys do not fit the cleaner's map). */
 int st_log_compact(st_log_t *log, int64_t now_ms);
+
+/* Compaction that leaves alone everything at or past uncleanable_offset
+ * (Kafka's firstUncleanableDirtyOffset includes the partition's first
+ * unstable offset: no open transaction's data, nor anything after it, is
+ * cleaned; pass INT64_MAX when nothing is open). On top of st_log_compact:
+ * the data of aborted transactions (found through the transaction indexes)
+ * is removed and never enters the key map, and a transaction's marker goes
+ * once no batch of it is left, in segments older than delete.retention.ms
+ * (Kafka's LogCleaner with CleanedTransactionMetadata); the cleaned
+ * segment's .txnindex keeps the entries whose marker stays. st_log_compact
+ * is this with INT64_MAX. */
+int st_log_compact_below(st_log_t *log, int64_t now_ms, int64_t uncleanable_offset);
+
+/* After the ABORT marker at entry->last_offset was appended (it is in the
+ * active segment): records the aborted transaction in that segment's
+ * .txnindex (written now, fsynced with the segment). A failure fails the log
+ * for good (ST_ERR_KAFKA_STORAGE_ERROR): the recovery at the next open
+ * rebuilds the entry, as the recovery point has not passed the marker. */
+int st_log_append_aborted_txn(st_log_t *log, const st_aborted_txn_t *entry);
+
+/* Fetch's aborted_transactions (Kafka's collectAbortedTransactions): the
+ * entries of the segments from the one holding from_offset on, whose
+ * transactions overlap [from_offset, upper_bound_offset), in marker order,
+ * appended to *out (the caller frees it). Stops at the first segment whose
+ * index says nothing later overlaps. 0 or ST_ERR_NO_MEMORY. */
+int st_log_collect_aborted_txns(const st_log_t *log, int64_t from_offset, int64_t upper_bound_offset,
+                                st_aborted_txns_t *out);
 
 /* fsync log + indexes up to end, advance recovery point; no I/O when nothing
  * changed since the last flush. 0 means everything below the end offset is

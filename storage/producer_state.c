@@ -16,6 +16,12 @@
  *     to retention), and a retry of a batch older than the cached five is
  *     OUT_OF_ORDER_SEQUENCE_NUMBER (DUPLICATE_SEQUENCE_NUMBER has not been
  *     returned by the broker since KAFKA-5494).
+ *   - transactions (ProducerAppendInfo.appendDataBatch / appendEndTxnMarker):
+ *     a transactional batch opens the producer's transaction, a marker ends
+ *     it; a non-transactional batch while one is open is INVALID_TXN_STATE;
+ *     a marker from an older producer epoch is INVALID_PRODUCER_EPOCH, from
+ *     an older coordinator epoch TRANSACTION_COORDINATOR_FENCED; producers
+ *     with an open transaction do not expire.
  * Differences: expiration uses the broker's time of the last update (now_ms)
  * where Kafka uses the batch's max timestamp; snapshots keep all five cached
  * batches where Kafka keeps only the last, so a retry survives a restart.
@@ -31,30 +37,30 @@
  *   4. An entry's batches are ordered oldest first, at most
  *      ST_PRODUCER_BATCHES_RETAINED of them, all of the entry's epoch, with
  *      increasing offsets.
+ *   5. ongoing[0, ongoing_count) holds exactly the entries with
+ *      txn_first_offset >= 0, one each, in strictly increasing first offset.
  *
  * An entry's life:
  *
  *   (absent) ──update/replay──> known(epoch, batches) ──expire/clear──> (absent)
- *                                 │  ^
+ *                                 │  ^                (not while a transaction
  *                                 └──┘ update: same epoch appends a batch
- *                                          (oldest dropped past five),
- *                                          newer epoch empties the batches
+ *                                          (oldest dropped past five),      is open)
+ *                                          newer epoch empties the batches;
+ *                                          a transactional batch opens a
+ *                                          transaction, a marker ends it
  */
 #include "storage/producer_state.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "protocol/buf.h"
 #include "protocol/crc32c.h"
 #include "protocol/errors.h"
+#include "storage/fsutil.h"
+#include "storage/snapshot_files.h"
 
 #define ENTRIES_CAP_MIN 16
 #define NO_SEQUENCE (-1)
@@ -65,23 +71,27 @@
  *   version int16 | crc uint32 (CRC-32C of everything after it) |
  *   offset int64 | producer_count int32 |
  *   producer_count x { producer_id int64 | epoch int16 | last_update_ms int64 |
+ *                      [v2: coordinator_epoch int32 | txn_first_offset int64] |
  *                      batch_count int8 |
  *                      batch_count x { first_seq int32 | last_seq int32 |
  *                                      first_offset int64 | last_offset int64 |
- *                                      max_timestamp int64 } } */
-#define SNAPSHOT_VERSION 1
+ *                                      max_timestamp int64 } }
+ * Version 1 (before transactions) is read; version 2 is written. */
+#define SNAPSHOT_VERSION_V1 1
+#define SNAPSHOT_VERSION 2
 #define SNAPSHOT_CRC_AT 2
 #define SNAPSHOT_BODY_AT 6
 #define SNAPSHOT_HEADER_BYTES (SNAPSHOT_BODY_AT + 8 + 4)
-#define SNAPSHOT_ENTRY_BYTES_MIN (8 + 2 + 8 + 1)
+#define SNAPSHOT_ENTRY_BYTES_MIN_V1 (8 + 2 + 8 + 1)
+#define SNAPSHOT_ENTRY_TXN_BYTES (4 + 8)
+#define SNAPSHOT_ENTRY_BYTES_MIN (SNAPSHOT_ENTRY_BYTES_MIN_V1 + SNAPSHOT_ENTRY_TXN_BYTES)
 #define SNAPSHOT_BATCH_BYTES (4 + 4 + 8 + 8 + 8)
 #define SNAPSHOT_BYTES_MAX                                                             \
     ((int64_t)SNAPSHOT_HEADER_BYTES +                                                  \
      (int64_t)ST_PRODUCER_STATE_PRODUCERS_MAX *                                        \
          (SNAPSHOT_ENTRY_BYTES_MIN + ST_PRODUCER_BATCHES_RETAINED * SNAPSHOT_BATCH_BYTES))
-#define SNAPSHOT_SUFFIX ".snapshot"
-#define SNAPSHOT_TMP_SUFFIX ".snapshot.tmp"
-#define SNAPSHOT_OFFSET_DIGITS 20
+#define NO_COORDINATOR_EPOCH (-1)
+#define NO_TXN (-1)
 
 _Static_assert((ST_PRODUCER_STATE_PRODUCERS_MAX & (ST_PRODUCER_STATE_PRODUCERS_MAX - 1)) == 0,
                "the producer cap is a power of two so entries_cap reaches it exactly");
@@ -107,10 +117,18 @@ typedef struct producer_batch {
 typedef struct producer_entry {
     int64_t producer_id;
     int64_t last_update_ms;
+    int64_t txn_first_offset; /* the open transaction's first offset, NO_TXN when none */
+    int32_t coordinator_epoch; /* of the last marker, NO_COORDINATOR_EPOCH when none */
     int16_t epoch;
     int8_t batch_count;
     producer_batch_t batches[ST_PRODUCER_BATCHES_RETAINED]; /* oldest first */
 } producer_entry_t;
+
+/* An open transaction (Kafka's ongoingTxns map, keyed by first offset). */
+typedef struct ongoing_txn {
+    int64_t first_offset;
+    int64_t producer_id;
+} ongoing_txn_t;
 
 struct st_producer_state {
     producer_entry_t *entries;
@@ -118,6 +136,9 @@ struct st_producer_state {
     int32_t entries_cap;
     int32_t *slots; /* SLOT_EMPTY or an index into entries */
     int32_t slots_cap;
+    ongoing_txn_t *ongoing; /* invariant 5 */
+    int32_t ongoing_count;
+    int32_t ongoing_cap;
     /* Snapshot bookkeeping (st_producer_state_dirty): the offset of the
      * last snapshot written or loaded, -1 when none, and whether the state
      * changed since. */
@@ -226,7 +247,58 @@ static void slot_delete(st_producer_state_t *s, int32_t slot) {
     s->slots[hole] = SLOT_EMPTY;
 }
 
+/* ---- open transactions (invariant 5) ---- */
+
+/* Index of the first open transaction with first_offset >= offset. */
+static int32_t ongoing_lower_bound(const st_producer_state_t *s, int64_t offset) {
+    int32_t lo = 0, hi = s->ongoing_count;
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if (s->ongoing[mid].first_offset < offset) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static void ongoing_insert(st_producer_state_t *s, int64_t first_offset, int64_t producer_id) {
+    if (s->ongoing_count == s->ongoing_cap) {
+        int32_t cap = s->ongoing_cap ? s->ongoing_cap * 2 : 16;
+        ongoing_txn_t *p = realloc(s->ongoing, (size_t)cap * sizeof *p);
+        if (!p) ps_assert_fail("out of memory", __FILE__, __LINE__);
+        s->ongoing = p;
+        s->ongoing_cap = cap;
+    }
+    /* Transactions open in offset order: almost always at the end. */
+    int32_t at = ongoing_lower_bound(s, first_offset);
+    PS_ASSERT(at == s->ongoing_count || s->ongoing[at].first_offset != first_offset);
+    memmove(&s->ongoing[at + 1], &s->ongoing[at], (size_t)(s->ongoing_count - at) * sizeof *s->ongoing);
+    s->ongoing[at] = (ongoing_txn_t){first_offset, producer_id};
+    s->ongoing_count++;
+}
+
+static void ongoing_remove(st_producer_state_t *s, int64_t first_offset, int64_t producer_id) {
+    int32_t at = ongoing_lower_bound(s, first_offset);
+    PS_ASSERT(at < s->ongoing_count && s->ongoing[at].first_offset == first_offset &&
+              s->ongoing[at].producer_id == producer_id);
+    memmove(&s->ongoing[at], &s->ongoing[at + 1], (size_t)(s->ongoing_count - at - 1) * sizeof *s->ongoing);
+    s->ongoing_count--;
+}
+
+/* Opens the entry's transaction at first_offset. */
+static void txn_open(st_producer_state_t *s, producer_entry_t *e, int64_t first_offset) {
+    PS_ASSERT(e->txn_first_offset == NO_TXN && first_offset >= 0);
+    e->txn_first_offset = first_offset;
+    ongoing_insert(s, first_offset, e->producer_id);
+}
+
+static void txn_close(st_producer_state_t *s, producer_entry_t *e) {
+    if (e->txn_first_offset == NO_TXN) return;
+    ongoing_remove(s, e->txn_first_offset, e->producer_id);
+    e->txn_first_offset = NO_TXN;
+}
+
 static void entry_remove(st_producer_state_t *s, int32_t index) {
+    txn_close(s, &s->entries[index]);
     slot_delete(s, slot_find(s, s->entries[index].producer_id));
     int32_t last = s->count - 1;
     if (index != last) {
@@ -253,12 +325,20 @@ static void table_check(const st_producer_state_t *s) {
         used++;
     }
     PS_ASSERT(used == s->count);
+    int32_t open = 0;
     for (int32_t i = 0; i < s->count; i++) {
         const producer_entry_t *e = &s->entries[i];
         PS_ASSERT(e->batch_count >= 0 && e->batch_count <= ST_PRODUCER_BATCHES_RETAINED);
         for (int32_t j = 1; j < e->batch_count; j++)
             PS_ASSERT(e->batches[j - 1].last_offset < e->batches[j].first_offset);
+        if (e->txn_first_offset == NO_TXN) continue;
+        open++;
+        int32_t at = ongoing_lower_bound(s, e->txn_first_offset);
+        PS_ASSERT(at < s->ongoing_count && s->ongoing[at].first_offset == e->txn_first_offset &&
+                  s->ongoing[at].producer_id == e->producer_id);
     }
+    PS_ASSERT(open == s->ongoing_count);
+    for (int32_t i = 1; i < s->ongoing_count; i++) PS_ASSERT(s->ongoing[i - 1].first_offset < s->ongoing[i].first_offset);
 }
 #else
 static void table_check(const st_producer_state_t *s) { (void)s; }
@@ -282,14 +362,20 @@ static producer_entry_t *entry_insert(st_producer_state_t *s, int64_t producer_i
     memset(e, 0, sizeof *e);
     e->producer_id = producer_id;
     e->epoch = epoch;
+    e->txn_first_offset = NO_TXN;
+    e->coordinator_epoch = NO_COORDINATOR_EPOCH;
     s->slots[slot] = s->count++;
     return e;
 }
 
+/* An open transaction holds the LSO back: its producer goes last. */
 static void evict_least_recently_updated(st_producer_state_t *s) {
-    int32_t oldest = 0;
-    for (int32_t i = 1; i < s->count; i++)
-        if (s->entries[i].last_update_ms < s->entries[oldest].last_update_ms) oldest = i;
+    int32_t oldest = -1;
+    for (int32_t pass = 0; pass < 2 && oldest < 0; pass++)
+        for (int32_t i = 0; i < s->count; i++) {
+            if (pass == 0 && s->entries[i].txn_first_offset != NO_TXN) continue;
+            if (oldest < 0 || s->entries[i].last_update_ms < s->entries[oldest].last_update_ms) oldest = i;
+        }
     entry_remove(s, oldest);
 }
 
@@ -313,6 +399,8 @@ static void entry_info(const producer_entry_t *e, st_producer_info_t *out) {
     out->last_timestamp = last ? last->max_timestamp : -1;
     out->last_update_ms = e->last_update_ms;
     out->batch_count = e->batch_count;
+    out->coordinator_epoch = e->coordinator_epoch;
+    out->current_txn_first_offset = e->txn_first_offset;
 }
 
 /* ---- public: state ---- */
@@ -322,6 +410,8 @@ st_producer_state_t *st_producer_state_new(void) {
     s->count = 0;
     s->snapshot_offset = -1;
     s->dirty = false;
+    s->ongoing = NULL;
+    s->ongoing_count = s->ongoing_cap = 0;
     table_allocate(s, ENTRIES_CAP_MIN);
     return s;
 }
@@ -330,6 +420,7 @@ void st_producer_state_free(st_producer_state_t *s) {
     if (!s) return;
     free(s->entries);
     free(s->slots);
+    free(s->ongoing);
     free(s);
 }
 
@@ -337,6 +428,9 @@ void st_producer_state_clear(st_producer_state_t *s) {
     if (s->count > 0) s->dirty = true;
     free(s->entries);
     free(s->slots);
+    free(s->ongoing);
+    s->ongoing = NULL;
+    s->ongoing_count = s->ongoing_cap = 0;
     s->count = 0;
     table_allocate(s, ENTRIES_CAP_MIN);
 }
@@ -382,11 +476,16 @@ int st_producer_state_check(const st_producer_state_t *s, const st_batch_header_
     if (h->producer_epoch < e->epoch) return ST_ERR_INVALID_PRODUCER_EPOCH;
 
     /* checkSequence. */
-    if (h->producer_epoch != e->epoch)
-        return first_seq != 0 && e->epoch != NO_PRODUCER_EPOCH ? ST_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER : 0;
-    if (e->epoch == NO_PRODUCER_EPOCH) return 0;
-    int32_t current_last_seq = e->batch_count ? e->batches[e->batch_count - 1].last_seq : NO_SEQUENCE;
-    return in_sequence(current_last_seq, first_seq) ? 0 : ST_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    if (h->producer_epoch != e->epoch) {
+        if (first_seq != 0 && e->epoch != NO_PRODUCER_EPOCH) return ST_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    } else if (e->epoch != NO_PRODUCER_EPOCH) {
+        int32_t current_last_seq = e->batch_count ? e->batches[e->batch_count - 1].last_seq : NO_SEQUENCE;
+        if (!in_sequence(current_last_seq, first_seq)) return ST_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    }
+    /* appendDataBatch: a transaction is open and this batch is not in it. */
+    if (e->txn_first_offset != NO_TXN && !(h->attributes & ST_BATCH_ATTR_TRANSACTIONAL))
+        return ST_ERR_INVALID_TXN_STATE;
+    return 0;
 }
 
 void st_producer_state_update(st_producer_state_t *s, const st_batch_header_t *h,
@@ -404,7 +503,12 @@ void st_producer_state_update(st_producer_state_t *s, const st_batch_header_t *h
         e->batch_count = 0;
     }
     e->last_update_ms = now_ms;
-    if (h->attributes & ST_BATCH_ATTR_CONTROL) return; /* a marker carries no sequence */
+    if (h->attributes & ST_BATCH_ATTR_CONTROL) {
+        /* A marker carries no sequence; it ends the transaction. */
+        txn_close(s, e);
+        return;
+    }
+    if ((h->attributes & ST_BATCH_ATTR_TRANSACTIONAL) && e->txn_first_offset == NO_TXN) txn_open(s, e, first_offset);
 
     producer_batch_t b = {
         .first_seq = batch_first_sequence(h),
@@ -422,12 +526,108 @@ void st_producer_state_replay(st_producer_state_t *s, const st_batch_header_t *h
     st_producer_state_update(s, h, h->base_offset, h->base_offset + delta, now_ms);
 }
 
+int st_producer_state_check_marker(const st_producer_state_t *s, int64_t producer_id, int16_t producer_epoch,
+                                   const st_txn_marker_t *marker, int16_t transaction_version) {
+    const producer_entry_t *e = entry_lookup(s, producer_id);
+    if (!e) return 0;
+    /* checkProducerEpoch: with TV2 the coordinator bumps the epoch before
+     * every marker, so a marker of the current epoch is late, unless it
+     * repeats one already written (the transaction is over). */
+    bool stale = transaction_version >= 2 ? producer_epoch <= e->epoch : producer_epoch < e->epoch;
+    if (stale && !(transaction_version >= 2 && producer_epoch == e->epoch && e->txn_first_offset == NO_TXN))
+        return ST_ERR_INVALID_PRODUCER_EPOCH;
+    /* checkCoordinatorEpoch */
+    if (e->coordinator_epoch > marker->coordinator_epoch) return ST_ERR_TRANSACTION_COORDINATOR_FENCED;
+    return 0;
+}
+
+bool st_producer_state_complete_marker(st_producer_state_t *s, const st_batch_header_t *h,
+                                       const st_txn_marker_t *marker, int64_t now_ms, st_completed_txn_t *out) {
+    PS_ASSERT(h->producer_id >= 0 && (h->attributes & ST_BATCH_ATTR_CONTROL));
+    s->dirty = true;
+    producer_entry_t *e = entry_lookup(s, h->producer_id);
+    if (!e) {
+        if (s->count == ST_PRODUCER_STATE_PRODUCERS_MAX) evict_least_recently_updated(s);
+        e = entry_insert(s, h->producer_id, h->producer_epoch);
+    }
+    bool completed = e->txn_first_offset != NO_TXN;
+    if (completed) {
+        /* lastStableOffset(completedTxn): the oldest other open one. */
+        int64_t lso = h->base_offset + 1;
+        for (int32_t i = 0; i < s->ongoing_count; i++) {
+            if (s->ongoing[i].producer_id != h->producer_id) {
+                lso = s->ongoing[i].first_offset;
+                break;
+            }
+        }
+        *out = (st_completed_txn_t){
+            .producer_id = h->producer_id,
+            .first_offset = e->txn_first_offset,
+            .last_offset = h->base_offset,
+            .last_stable_offset = lso,
+            .aborted = !marker->commit,
+        };
+        txn_close(s, e);
+    }
+    /* ProducerStateEntry.update: epoch (a new one empties the batches),
+     * coordinator epoch, time. */
+    if (e->epoch != h->producer_epoch) {
+        e->epoch = h->producer_epoch;
+        e->batch_count = 0;
+    }
+    e->coordinator_epoch = marker->coordinator_epoch;
+    e->last_update_ms = now_ms;
+    return completed;
+}
+
+int st_producer_state_replay_batch(st_producer_state_t *s, const uint8_t *batch, size_t len, int64_t now_ms,
+                                   st_completed_txn_t *completed) {
+    st_batch_header_t h;
+    if (st_batch_header_parse(batch, len, &h) != 0) return ST_ERR_CORRUPT;
+    if (h.producer_id < 0) return 0;
+    if (h.attributes & ST_BATCH_ATTR_CONTROL) {
+        st_txn_marker_t marker;
+        int rc = st_txn_marker_batch_parse(batch, len, &marker);
+        if (rc == 0) return st_producer_state_complete_marker(s, &h, &marker, now_ms, completed) ? 1 : 0;
+        if (rc != ST_ERR_NOT_FOUND) return ST_ERR_CORRUPT;
+        /* Emptied by the cleaner (or not a marker): it still carries the
+         * producer's epoch. */
+        producer_entry_t *e = entry_lookup(s, h.producer_id);
+        if (e && e->epoch != h.producer_epoch) {
+            e->epoch = h.producer_epoch;
+            e->batch_count = 0;
+            e->last_update_ms = now_ms;
+            s->dirty = true;
+        }
+        return 0;
+    }
+    st_producer_state_replay(s, &h, now_ms);
+    return 0;
+}
+
+int64_t st_producer_state_first_unstable_offset(const st_producer_state_t *s) {
+    return s->ongoing_count ? s->ongoing[0].first_offset : -1;
+}
+
+int64_t st_producer_state_last_stable_offset(const st_producer_state_t *s, int64_t log_start_offset,
+                                             int64_t high_watermark) {
+    int64_t first = st_producer_state_first_unstable_offset(s);
+    if (first < 0) return high_watermark;
+    if (first < log_start_offset) first = log_start_offset;
+    return first < high_watermark ? first : high_watermark;
+}
+
+int32_t st_producer_state_ongoing_count(const st_producer_state_t *s) {
+    return s->ongoing_count;
+}
+
 void st_producer_state_expire(st_producer_state_t *s, int64_t now_ms, int64_t expiration_ms) {
     /* Downwards: entry_remove moves the last entry into the hole, and that
      * one has been looked at already. */
     int32_t before = s->count;
     for (int32_t i = s->count - 1; i >= 0; i--)
-        if (now_ms - s->entries[i].last_update_ms >= expiration_ms) entry_remove(s, i);
+        if (s->entries[i].txn_first_offset == NO_TXN && now_ms - s->entries[i].last_update_ms >= expiration_ms)
+            entry_remove(s, i);
     if (s->count != before) s->dirty = true;
     table_maybe_shrink(s);
     table_check(s);
@@ -450,103 +650,7 @@ bool st_producer_state_at(const st_producer_state_t *s, int32_t index, st_produc
     return true;
 }
 
-/* ---- snapshot files ---- */
-
-typedef struct offset_list {
-    int64_t *offsets;
-    size_t count;
-    size_t cap;
-} offset_list_t;
-
-static void offset_list_push(offset_list_t *l, int64_t offset) {
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        int64_t *p = realloc(l->offsets, cap * sizeof *p);
-        if (!p) ps_assert_fail("out of memory", __FILE__, __LINE__);
-        l->offsets = p;
-        l->cap = cap;
-    }
-    l->offsets[l->count++] = offset;
-}
-
-static int compare_offsets(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Parses "<20 digits><suffix>"; false for any other name. */
-static bool parse_snapshot_name(const char *name, const char *suffix, int64_t *offset) {
-    if (strlen(name) != SNAPSHOT_OFFSET_DIGITS + strlen(suffix)) return false;
-    if (strcmp(name + SNAPSHOT_OFFSET_DIGITS, suffix) != 0) return false;
-    int64_t v = 0;
-    for (int i = 0; i < SNAPSHOT_OFFSET_DIGITS; i++) {
-        if (name[i] < '0' || name[i] > '9') return false;
-        int d = name[i] - '0';
-        if (v > (INT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *offset = v;
-    return true;
-}
-
-static int snapshot_path(char *out, size_t cap, const char *dir, int64_t offset, const char *suffix) {
-    int n = snprintf(out, cap, "%s/%020lld%s", dir, (long long)offset, suffix);
-    return n < 0 || (size_t)n >= cap ? ST_ERR_IO : 0;
-}
-
-static int unlink_snapshot(const char *dir, int64_t offset, const char *suffix) {
-    char path[PATH_MAX];
-    if (snapshot_path(path, sizeof path, dir, offset, suffix) != 0) return ST_ERR_IO;
-    if (unlink(path) != 0 && errno != ENOENT) return ST_ERR_IO;
-    return 0;
-}
-
-static int fsync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return ST_ERR_IO;
-    int rc = fsync(fd) == 0 ? 0 : ST_ERR_IO;
-    close(fd);
-    return rc;
-}
-
-/* Collects snapshot offsets in dir, ascending. With delete_tmp, leftover
- * temporary files of an interrupted write are removed. A missing dir is an
- * empty list. */
-static int list_snapshots(const char *dir, bool delete_tmp, offset_list_t *out) {
-    out->offsets = NULL;
-    out->count = out->cap = 0;
-    DIR *d = opendir(dir);
-    if (!d) return errno == ENOENT ? 0 : ST_ERR_IO;
-    int rc = 0;
-    struct dirent *de;
-    errno = 0;
-    while ((de = readdir(d)) != NULL) {
-        int64_t offset;
-        if (parse_snapshot_name(de->d_name, SNAPSHOT_SUFFIX, &offset))
-            offset_list_push(out, offset);
-        else if (delete_tmp && parse_snapshot_name(de->d_name, SNAPSHOT_TMP_SUFFIX, &offset) &&
-                 unlink_snapshot(dir, offset, SNAPSHOT_TMP_SUFFIX) != 0)
-            rc = ST_ERR_IO;
-        errno = 0;
-    }
-    if (errno != 0) rc = ST_ERR_IO;
-    closedir(d);
-    if (out->count > 1) qsort(out->offsets, out->count, sizeof *out->offsets, compare_offsets);
-    return rc;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return ST_ERR_IO;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
+/* ---- snapshot files (storage/snapshot_files.h holds the files) ---- */
 
 static void encode_snapshot(const st_producer_state_t *s, int64_t offset, st_writer_t *w) {
     st_write_i16(w, SNAPSHOT_VERSION);
@@ -558,6 +662,9 @@ static void encode_snapshot(const st_producer_state_t *s, int64_t offset, st_wri
         st_write_i64(w, e->producer_id);
         st_write_i16(w, e->epoch);
         st_write_i64(w, e->last_update_ms);
+        PS_ASSERT(e->txn_first_offset < offset);
+        st_write_i32(w, e->coordinator_epoch);
+        st_write_i64(w, e->txn_first_offset);
         st_write_i8(w, e->batch_count);
         for (int32_t j = 0; j < e->batch_count; j++) {
             const producer_batch_t *b = &e->batches[j];
@@ -576,39 +683,15 @@ static void encode_snapshot(const st_producer_state_t *s, int64_t offset, st_wri
 
 int st_producer_state_write_snapshot(st_producer_state_t *s, const char *dir, int64_t offset) {
     PS_ASSERT(offset >= 0);
-    char tmp_path[PATH_MAX], path[PATH_MAX];
-    if (snapshot_path(tmp_path, sizeof tmp_path, dir, offset, SNAPSHOT_TMP_SUFFIX) != 0 ||
-        snapshot_path(path, sizeof path, dir, offset, SNAPSHOT_SUFFIX) != 0)
-        return ST_ERR_IO;
-
     st_writer_t w;
     st_writer_init(&w, SNAPSHOT_HEADER_BYTES + (size_t)s->count * SNAPSHOT_ENTRY_BYTES_MIN);
     encode_snapshot(s, offset, &w);
     PS_ASSERT(w.len <= (size_t)SNAPSHOT_BYTES_MAX);
-
-    int rc = ST_ERR_IO, saved_errno;
-    int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) goto err_free_writer;
-    if (write_all(fd, w.data, w.len) != 0 || fsync(fd) != 0) goto err_close_tmp;
-    if (close(fd) != 0) goto err_unlink_tmp;
-    if (rename(tmp_path, path) != 0) goto err_unlink_tmp;
-    rc = fsync_dir(dir);
+    int rc = st_snapshot_write(dir, offset, w.data, w.len);
     if (rc == 0) {
         s->snapshot_offset = offset;
         s->dirty = false;
     }
-    st_writer_free(&w);
-    return rc;
-
-err_close_tmp:
-    saved_errno = errno;
-    close(fd);
-    errno = saved_errno;
-err_unlink_tmp:
-    saved_errno = errno;
-    unlink(tmp_path);
-    errno = saved_errno; /* the caller's log line names the first failure */
-err_free_writer:
     st_writer_free(&w);
     return rc;
 }
@@ -620,27 +703,43 @@ static int decode_snapshot(st_producer_state_t *s, const uint8_t *data, size_t l
     st_reader_t r;
     st_reader_init(&r, data, len);
     if (len < SNAPSHOT_HEADER_BYTES) return ST_ERR_CORRUPT;
-    if (st_read_i16(&r) != SNAPSHOT_VERSION) return ST_ERR_CORRUPT;
+    int16_t version = st_read_i16(&r);
+    if (version != SNAPSHOT_VERSION && version != SNAPSHOT_VERSION_V1) return ST_ERR_CORRUPT;
+    size_t entry_bytes_min = version == SNAPSHOT_VERSION ? SNAPSHOT_ENTRY_BYTES_MIN : SNAPSHOT_ENTRY_BYTES_MIN_V1;
     uint32_t crc = st_read_u32(&r);
     if (crc != st_crc32c(0, data + SNAPSHOT_BODY_AT, len - SNAPSHOT_BODY_AT)) return ST_ERR_CORRUPT;
     if (st_read_i64(&r) != offset) return ST_ERR_CORRUPT; /* renamed or misplaced */
     int32_t count = st_read_i32(&r);
     if (count < 0 || count > ST_PRODUCER_STATE_PRODUCERS_MAX ||
-        (size_t)count > st_reader_remaining(&r) / SNAPSHOT_ENTRY_BYTES_MIN)
+        (size_t)count > st_reader_remaining(&r) / entry_bytes_min)
         return ST_ERR_CORRUPT;
 
     for (int32_t i = 0; i < count; i++) {
         int64_t producer_id = st_read_i64(&r);
         int16_t epoch = st_read_i16(&r);
         int64_t last_update_ms = st_read_i64(&r);
+        int32_t coordinator_epoch = NO_COORDINATOR_EPOCH;
+        int64_t txn_first_offset = NO_TXN;
+        if (version == SNAPSHOT_VERSION) {
+            coordinator_epoch = st_read_i32(&r);
+            txn_first_offset = st_read_i64(&r);
+        }
         int8_t batch_count = st_read_i8(&r);
-        if (r.failed || producer_id < 0 || batch_count < 0 ||
+        if (r.failed || producer_id < 0 || batch_count < 0 || txn_first_offset < NO_TXN ||
+            txn_first_offset >= offset || coordinator_epoch < NO_COORDINATOR_EPOCH ||
             batch_count > ST_PRODUCER_BATCHES_RETAINED ||
             (size_t)batch_count * SNAPSHOT_BATCH_BYTES > st_reader_remaining(&r))
             return ST_ERR_CORRUPT;
         if (entry_lookup(s, producer_id)) return ST_ERR_CORRUPT; /* listed twice */
+        /* Two producers cannot open transactions at the same offset. */
+        if (txn_first_offset != NO_TXN) {
+            int32_t at = ongoing_lower_bound(s, txn_first_offset);
+            if (at < s->ongoing_count && s->ongoing[at].first_offset == txn_first_offset) return ST_ERR_CORRUPT;
+        }
         producer_entry_t *e = entry_insert(s, producer_id, epoch);
         e->last_update_ms = last_update_ms;
+        e->coordinator_epoch = coordinator_epoch;
+        if (txn_first_offset != NO_TXN) txn_open(s, e, txn_first_offset);
         int64_t previous_last_offset = -1;
         for (int32_t j = 0; j < batch_count; j++) {
             producer_batch_t b;
@@ -665,41 +764,12 @@ static int decode_snapshot(st_producer_state_t *s, const uint8_t *data, size_t l
  * ST_ERR_CORRUPT (the file should be discarded), ST_ERR_NOT_FOUND (it went
  * away) or ST_ERR_IO. */
 static int read_snapshot(st_producer_state_t *s, const char *dir, int64_t offset) {
-    char path[PATH_MAX];
-    if (snapshot_path(path, sizeof path, dir, offset, SNAPSHOT_SUFFIX) != 0) return ST_ERR_IO;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT ? ST_ERR_NOT_FOUND : ST_ERR_IO;
-
-    int rc;
-    uint8_t *data = NULL;
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        rc = ST_ERR_IO;
-        goto err_close;
-    }
-    if (st.st_size < SNAPSHOT_HEADER_BYTES || st.st_size > SNAPSHOT_BYTES_MAX) {
-        rc = ST_ERR_CORRUPT;
-        goto err_close;
-    }
-    size_t len = (size_t)st.st_size;
-    data = allocate_or_abort(len);
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = read(fd, data + got, len - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            rc = ST_ERR_IO;
-            goto err_free_data;
-        }
-        if (n == 0) break; /* shrank under us: decode sees a short file */
-        got += (size_t)n;
-    }
-    rc = decode_snapshot(s, data, got, offset);
-
-err_free_data:
+    uint8_t *data;
+    size_t len;
+    int rc = st_snapshot_read(dir, offset, SNAPSHOT_HEADER_BYTES, SNAPSHOT_BYTES_MAX, &data, &len);
+    if (rc == ST_ERR_NO_MEMORY) ps_assert_fail("out of memory", __FILE__, __LINE__);
+    if (rc == 0) rc = decode_snapshot(s, data, len, offset);
     free(data);
-err_close:
-    close(fd);
     return rc;
 }
 
@@ -714,8 +784,8 @@ int st_producer_state_load(st_producer_state_t *s, const char *dir, int64_t max_
     *snapshot_offset = 0;
     st_producer_state_clear(s);
     s->snapshot_offset = -1;
-    offset_list_t list;
-    int rc = list_snapshots(dir, true, &list);
+    st_snapshot_offsets_t list;
+    int rc = st_snapshot_list(dir, true, &list);
     if (rc != 0) goto done;
 
     for (size_t i = list.count; i-- > 0;) {
@@ -735,7 +805,7 @@ int st_producer_state_load(st_producer_state_t *s, const char *dir, int64_t max_
         if (read_rc == ST_ERR_CORRUPT) {
             /* Kafka deletes a snapshot that fails to load and tries the
              * next older one (ProducerStateManager.loadFromSnapshot). */
-            if (unlink_snapshot(dir, offset, SNAPSHOT_SUFFIX) != 0) {
+            if (st_snapshot_unlink(dir, offset) != 0) {
                 rc = ST_ERR_IO;
                 goto done;
             }
@@ -746,37 +816,37 @@ int st_producer_state_load(st_producer_state_t *s, const char *dir, int64_t max_
     }
 
 done:
-    free(list.offsets);
+    st_snapshot_offsets_free(&list);
     /* Whatever was found (even nothing), s now matches what is on disk. */
     s->dirty = false;
     return rc;
 }
 
 int st_producer_state_delete_snapshots(const char *dir, int64_t below, int64_t above) {
-    offset_list_t list;
-    int rc = list_snapshots(dir, false, &list);
+    st_snapshot_offsets_t list;
+    int rc = st_snapshot_list(dir, false, &list);
     bool deleted = false;
     for (size_t i = 0; i < list.count; i++) {
         int64_t offset = list.offsets[i];
         if (offset >= below && offset <= above) continue;
-        if (unlink_snapshot(dir, offset, SNAPSHOT_SUFFIX) != 0) rc = ST_ERR_IO;
+        if (st_snapshot_unlink(dir, offset) != 0) rc = ST_ERR_IO;
         deleted = true;
     }
     /* Make deletions durable: a snapshot above a truncation point that came
      * back after a crash would describe a log that no longer exists. */
-    if (deleted && fsync_dir(dir) != 0) rc = ST_ERR_IO;
-    free(list.offsets);
+    if (deleted && st_fs_fsync_dir(dir) != 0) rc = ST_ERR_IO;
+    st_snapshot_offsets_free(&list);
     return rc;
 }
 
 int st_producer_state_prune_snapshots(const char *dir, int keep) {
     PS_ASSERT(keep >= 0);
-    offset_list_t list;
-    int rc = list_snapshots(dir, false, &list);
+    st_snapshot_offsets_t list;
+    int rc = st_snapshot_list(dir, false, &list);
     size_t remove = list.count > (size_t)keep ? list.count - (size_t)keep : 0;
     for (size_t i = 0; i < remove; i++)
-        if (unlink_snapshot(dir, list.offsets[i], SNAPSHOT_SUFFIX) != 0) rc = ST_ERR_IO;
-    if (remove > 0 && fsync_dir(dir) != 0) rc = ST_ERR_IO;
-    free(list.offsets);
+        if (st_snapshot_unlink(dir, list.offsets[i]) != 0) rc = ST_ERR_IO;
+    if (remove > 0 && st_fs_fsync_dir(dir) != 0) rc = ST_ERR_IO;
+    st_snapshot_offsets_free(&list);
     return rc;
 }

@@ -34,6 +34,7 @@ static st_segment_t *segment_alloc(const char *dir, int64_t base_offset, int64_t
     seg->created_ms = now_ms;
     seg->offset_index.file.fd = -1;
     seg->time_index.file.fd = -1;
+    st_txn_index_init(&seg->txn_index, dir, base_offset);
     return seg;
 }
 
@@ -72,6 +73,7 @@ int st_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes_
     if (open_indexes(seg, &created, &time_created)) goto err_close;
     st_index_file_truncate_entries(&seg->offset_index.file, 0);
     st_index_file_truncate_entries(&seg->time_index.file, 0);
+    if (st_txn_index_reset(&seg->txn_index)) goto err_close; /* a stale one of that name */
     if (st_segment_make_active(seg, index_bytes_max)) goto err_close;
     *out = seg;
     return 0;
@@ -118,6 +120,14 @@ int st_segment_open(const char *dir, int64_t base_offset, int64_t next_offset_bo
         seg->index_problem = "the offset index does not fit the .log (entries out of order or past its end)";
     else if (!st_time_index_sane(&seg->time_index, next_offset_bound))
         seg->index_problem = "the time index is out of order or past the segment's offsets";
+    const char *txn_problem = NULL;
+    int txn_rc = st_txn_index_load(&seg->txn_index, next_offset_bound, seg->size_bytes, &txn_problem);
+    if (txn_rc == ST_ERR_CORRUPT) {
+        if (!seg->index_problem) seg->index_problem = txn_problem;
+    } else if (txn_rc) {
+        preserving_errno_close(seg);
+        return txn_rc;
+    }
     seg->indexes_loaded_sane = seg->index_problem == NULL;
     seg->modified_after_indexes = timespec_after(&st.st_mtim, &seg->offset_index.file.modified) ||
                                   timespec_after(&st.st_mtim, &seg->time_index.file.modified);
@@ -627,6 +637,7 @@ int st_segment_truncate_to(st_segment_t *seg, int64_t offset, int32_t index_inte
     if (rc == ST_ERR_NOT_FOUND) return 0;
     if (rc) return rc;
     if (ftruncate(seg->fd, (off_t)position) != 0) return ST_ERR_IO;
+    if (st_txn_index_truncate_to(&seg->txn_index, offset)) return ST_ERR_IO;
     st_segment_recovery_t rec;
     return st_segment_recover(seg, index_interval_bytes, index_bytes_max, INT64_MAX, NULL, NULL, &rec);
 }
@@ -640,7 +651,8 @@ int64_t st_segment_largest_timestamp(const st_segment_t *seg) {
 
 int st_segment_flush(st_segment_t *seg) {
     if (fsync(seg->fd) != 0) return ST_ERR_IO;
-    if (st_index_file_flush(&seg->offset_index.file) || st_index_file_flush(&seg->time_index.file))
+    if (st_index_file_flush(&seg->offset_index.file) || st_index_file_flush(&seg->time_index.file) ||
+        st_txn_index_flush(&seg->txn_index))
         return ST_ERR_IO;
     return 0;
 }
@@ -654,6 +666,7 @@ void st_segment_close(st_segment_t *seg) {
     if (!seg) return;
     st_offset_index_close(&seg->offset_index);
     st_time_index_close(&seg->time_index);
+    st_txn_index_free(&seg->txn_index);
     if (seg->fd_ref)
         st_file_ref_release(seg->fd_ref);
     else if (seg->fd >= 0)
@@ -666,7 +679,7 @@ int st_segment_delete(st_segment_t *seg) {
     char path[ST_FS_PATH_MAX];
     /* The .log goes first: index files left by a crash are orphans that
      * the next open removes. */
-    static const char *const suffixes[] = {".log", ".index", ".timeindex"};
+    static const char *const suffixes[] = {".log", ".index", ".timeindex", ST_TXN_INDEX_SUFFIX};
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
         if (st_segment_path(path, seg->dir, seg->base_offset, suffixes[i]) || st_fs_unlink(path)) rc = ST_ERR_IO;
     }

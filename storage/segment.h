@@ -1,8 +1,10 @@
 /*
  * One log segment (Kafka's LogSegment): `<base>.log` holding record batches
- * exactly as on the wire, plus its sparse `.index` and `.timeindex`.
- * The segment owns its file descriptor and both indexes; the log owns the
- * list of segments and decides when they roll, recover or go away.
+ * exactly as on the wire, plus its sparse `.index` and `.timeindex`, and the
+ * `.txnindex` of the transactions aborted in it (storage/txn_index.h).
+ * The segment owns its file descriptor and the indexes; the log owns the
+ * list of segments and decides when they roll, recover or go away, and
+ * when the transaction index is appended to, reset and rebuilt.
  *
  * States:
  *
@@ -40,6 +42,7 @@
 #include "storage/file_ref.h"
 #include "storage/offset_index.h"
 #include "storage/time_index.h"
+#include "storage/txn_index.h"
 
 typedef struct st_segment {
     const char *dir; /* borrowed from the owning log */
@@ -63,6 +66,7 @@ typedef struct st_segment {
     st_drop_behind_t drop_behind;    /* of the .log, while it is appended to */
     st_offset_index_t offset_index;
     st_time_index_t time_index;
+    st_txn_index_t txn_index;
 } st_segment_t;
 
 /* "<dir>/<20-digit base><suffix>" into `out` (ST_FS_PATH_MAX bytes). */
@@ -77,7 +81,9 @@ int st_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes_
  * indexes_loaded_sane says whether the indexes passed the load checks
  * (missing index files count as not sane) and index_problem why not;
  * modified_after_indexes compares the files' mtimes (no extra syscall: both
- * are fstat()ed to open them). */
+ * are fstat()ed to open them). The transaction index is loaded too; one
+ * that fails its checks makes the indexes not sane (the segment is then
+ * recovered and the log rebuilds it). */
 int st_segment_open(const char *dir, int64_t base_offset, int64_t next_offset_bound, int64_t now_ms,
                     st_segment_t **out);
 /*
@@ -88,7 +94,9 @@ int st_segment_open(const char *dir, int64_t base_offset, int64_t next_offset_bo
  * what was cut and why (Kafka's LogSegment.recover and its "Found invalid
  * messages" line). `on_batch` (may be NULL) sees each batch kept, in
  * order, during the same scan; a nonzero return stops the recovery, with
- * nothing cut, and is returned. Returns 0 or ST_ERR_IO.
+ * nothing cut, and is returned. The transaction index is left alone: it
+ * needs producer state to rebuild, which the log has (st_txn_rebuild).
+ * Returns 0 or ST_ERR_IO.
  */
 typedef struct st_segment_recovery {
     int64_t valid_bytes;     /* whole valid batches from the start, kept */
@@ -152,12 +160,14 @@ int st_segment_find_timestamp(const st_segment_t *seg, int64_t target, int64_t m
 int st_segment_max_timestamp_record(const st_segment_t *seg, size_t decompressed_bytes_max, int64_t *offset,
                                     int64_t *timestamp);
 /* Removes every batch whose last offset is >= offset; indexes and
- * timestamps are rebuilt by a rescan. */
+ * timestamps are rebuilt by a rescan, the transaction index drops the
+ * entries of markers at or past offset. */
 int st_segment_truncate_to(st_segment_t *seg, int64_t offset, int32_t index_interval_bytes,
                            int32_t index_bytes_max);
 /* Largest timestamp for retention: max_timestamp, or the .log's mtime
  * when no record carries a timestamp. */
 int64_t st_segment_largest_timestamp(const st_segment_t *seg);
+/* fsyncs the .log and every index. */
 int st_segment_flush(st_segment_t *seg);
 /* A new reference to the .log's descriptor for a reader that outlives this
  * call (a response sent later with sendfile): the fd stays open until that

@@ -6,7 +6,13 @@
  * is an older one, followed by a valid later segment that recovery must
  * keep, and whether the log was shut down cleanly (then the fuzzed segment
  * is trusted unless its index fails the load checks, and reads meet its
- * bytes unchecked).
+ * bytes unchecked). Transactions: the second part of the input can go to
+ * the segment's .txnindex (instead of, or besides, its .index) or become a
+ * producer-state snapshot, and the fuzzed .log can start with a valid
+ * transaction and its ABORT marker, so that recovery rebuilds the
+ * aborted-transaction index from the batches; after the open, the
+ * producer state is replayed, a marker is written and the aborted list is
+ * read and checked.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +23,8 @@
 #include "protocol/record_batch.h"
 #include "storage/fsutil.h"
 #include "storage/log.h"
+#include "storage/producer_state.h"
+#include "storage/txn_log.h"
 
 #define LATER_BASE (INT64_C(1) << 40)
 
@@ -40,6 +48,34 @@ static void one_batch(st_writer_t *w, int64_t base_offset) {
     st_batch_set_base_offset(w->data, base_offset);
 }
 
+/* A transactional batch of producer 7 at offset 0 and its ABORT marker at 1. */
+static void aborted_transaction(st_writer_t *w) {
+    st_batch_builder_t b;
+    st_batch_builder_init(&b, ST_CODEC_NONE, 0);
+    b.attributes_extra = ST_BATCH_ATTR_TRANSACTIONAL;
+    b.producer_id = 7;
+    b.producer_epoch = 0;
+    b.base_sequence = 0;
+    st_batch_builder_add(&b, 0, 1, (const uint8_t *)"k", 1, (const uint8_t *)"v", 1, NULL, 0);
+    st_batch_builder_finish(&b, w);
+    st_batch_builder_free(&b);
+    size_t at = w->len;
+    st_txn_marker_t m = {.commit = false, .coordinator_epoch = 0};
+    st_txn_marker_batch_build(w, 7, 0, &m, 1);
+    st_batch_set_base_offset(w->data + at, 1);
+}
+
+/* The aborted list must hold whole entries in marker order. */
+static void check_aborted(st_log_t *log) {
+    st_aborted_txns_t out = {0};
+    if (st_log_collect_aborted_txns(log, st_log_start_offset(log), INT64_MAX, &out) != 0) abort();
+    for (int32_t i = 0; i < out.count; i++) {
+        if (out.items[i].first_offset > out.items[i].last_offset || out.items[i].producer_id < 0) abort();
+        if (i > 0 && out.items[i - 1].last_offset >= out.items[i].last_offset) abort();
+    }
+    st_aborted_txns_free(&out);
+}
+
 static int count_batch(void *ctx, const uint8_t *batch, size_t len) {
     (void)batch;
     (void)len;
@@ -55,12 +91,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     st_fs_mkdir_p(dir);
     uint8_t flags = size > 1 ? data[1] : 0;
     bool later_segment = flags & 1, clean = flags & 2;
+    bool to_txnindex = flags & 4, to_both = flags & 8, with_txn = flags & 16, to_snapshot = flags & 32;
     /* First byte splits the rest between .log and .index. */
     const uint8_t *body = size > 2 ? data + 2 : data + size;
     size_t body_len = size > 2 ? size - 2 : 0;
     size_t split = size ? (size_t)data[0] * body_len / 256 : 0;
-    write_file("00000000000000000000.log", body, split);
-    write_file("00000000000000000000.index", body + split, body_len - split);
+    if (with_txn) {
+        st_writer_t w;
+        st_writer_init(&w, 256);
+        aborted_transaction(&w);
+        st_write_raw(&w, body, split);
+        write_file("00000000000000000000.log", w.data, w.len);
+        st_writer_free(&w);
+    } else {
+        write_file("00000000000000000000.log", body, split);
+    }
+    const uint8_t *second = body + split;
+    size_t second_len = body_len - split;
+    if (to_snapshot) write_file("00000000000000000000.snapshot", second, second_len);
+    else if (!to_txnindex || to_both) write_file("00000000000000000000.index", second, second_len);
+    if (!to_snapshot && (to_txnindex || to_both)) write_file("00000000000000000000.txnindex", second, second_len);
     if (later_segment) {
         st_writer_t w;
         st_writer_init(&w, 128);
@@ -86,6 +136,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (st_log_read(log, probes[i], 1 << 20, true, &rr) == 0 && rr.fd >= 0) close(rr.fd);
         int batches = 0;
         st_log_for_each_batch(log, 0, count_batch, &batches);
+        check_aborted(log);
+        st_producer_state_t *ps = st_producer_state_new();
+        if (st_txn_log_load_producer_state(log, ps, dir, 1, INT64_MAX) == 0) {
+            /* An LSO is always between the log start and the end. */
+            int64_t lso = st_producer_state_last_stable_offset(ps, st_log_start_offset(log), st_log_end_offset(log));
+            if (lso < st_log_start_offset(log) || lso > st_log_end_offset(log)) abort();
+            st_txn_marker_t m = {.commit = false, .coordinator_epoch = 1};
+            st_txn_marker_result_t mr;
+            (void)st_txn_log_write_marker(log, ps, 7, 1, &m, 0, 0, 1, &mr);
+            check_aborted(log);
+        }
+        st_producer_state_free(ps);
         st_writer_t w;
         st_writer_init(&w, 128);
         one_batch(&w, 0);

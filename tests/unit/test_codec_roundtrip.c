@@ -3,9 +3,10 @@
  * message filled with pseudo-random values encodes to exactly its computed
  * size, decodes, and encodes again to the same bytes. The same for the
  * request and response headers and the payloads that are not APIs (consumer
- * protocol, __consumer_offsets records, the security metadata records).
- * Every API's definition covers exactly the versions Kafka 3.9 served
- * (issue 12: old clients), checked against a table of them. Also: truncations of an encoding never decode,
+ * protocol, __consumer_offsets and __transaction_state records, the
+ * security metadata records). Every API's definition covers exactly the
+ * versions Kafka 3.9 served (issue 12: old clients), checked against a
+ * table of them. Also: truncations of an encoding never decode,
  * and unknown tagged fields are skipped.
  */
 #include <setjmp.h>
@@ -178,6 +179,8 @@ SIDE_WRAPPERS(st_remove_user_scram_credential_record)
 SIDE_WRAPPERS(st_access_control_entry_record)
 SIDE_WRAPPERS(st_remove_access_control_entry_record)
 SIDE_WRAPPERS(st_client_quota_record)
+SIDE_WRAPPERS(st_transaction_log_key)
+SIDE_WRAPPERS(st_transaction_log_value)
 
 /* Headers and payloads, with the versions their definitions declare. */
 static void test_headers_and_payloads_every_version(void **state) {
@@ -200,6 +203,8 @@ static void test_headers_and_payloads_every_version(void **state) {
         {"AccessControlEntryRecord", SIDE_OF(st_access_control_entry_record), 0, 0},
         {"RemoveAccessControlEntryRecord", SIDE_OF(st_remove_access_control_entry_record), 0, 0},
         {"ClientQuotaRecord", SIDE_OF(st_client_quota_record), 0, 0},
+        {"TransactionLogKey", SIDE_OF(st_transaction_log_key), 0, 0},
+        {"TransactionLogValue", SIDE_OF(st_transaction_log_value), 0, 1},
     };
     for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++)
         for (int16_t v = messages[i].min_version; v <= messages[i].max_version; v++)
@@ -360,6 +365,60 @@ static void test_known_old_versions(void **state) {
     st_arena_free(&arena);
 }
 
+/* Known bytes of the transaction APIs and records, laid out by hand from
+ * their definitions: the v3/v4 split of AddPartitionsToTxn, EndTxn v5's
+ * producer fields, and a TransactionLogValue v0 as Kafka writes it. */
+static void test_known_transaction_bytes(void **state) {
+    (void)state;
+    st_arena_t arena;
+    st_arena_init(&arena);
+
+    /* AddPartitionsToTxn v3 (client, flexible): id "t", pid 7, epoch 1,
+     * topic "a" partitions [0]. */
+    const uint8_t add_v3[] = {0x02, 't', 0, 0, 0, 0, 0, 0, 0, 7, 0, 1,
+                              0x02, 0x02, 'a', 0x02, 0, 0, 0, 0, 0x00, 0x00};
+    const st_add_partitions_to_txn_request_t *add;
+    add = known_bytes(ST_API_ADD_PARTITIONS_TO_TXN, false, 3, add_v3, sizeof add_v3, &arena);
+    assert_true(st_str_eq(add->v3_and_below_transactional_id, "t"));
+    assert_int_equal(add->v3_and_below_producer_id, 7);
+    assert_int_equal(add->v3_and_below_topics[0].partitions[0], 0);
+    assert_int_equal(add->transactions_count, 0);
+
+    /* AddPartitionsToTxn v4 (broker, batched): one transaction, VerifyOnly. */
+    const uint8_t add_v4[] = {0x02, 0x02, 't', 0, 0, 0, 0, 0, 0, 0, 7, 0, 1, 0x01,
+                              0x02, 0x02, 'a', 0x02, 0, 0, 0, 3, 0x00, 0x00, 0x00};
+    add = known_bytes(ST_API_ADD_PARTITIONS_TO_TXN, false, 4, add_v4, sizeof add_v4, &arena);
+    assert_int_equal(add->transactions_count, 1);
+    assert_true(add->transactions[0].verify_only);
+    assert_int_equal(add->transactions[0].topics[0].partitions[0], 3);
+
+    /* EndTxn v5 response: throttle, error, producer id and epoch. */
+    const uint8_t end_v5[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 2, 0x00};
+    const st_end_txn_response_t *end;
+    end = known_bytes(ST_API_END_TXN, true, 5, end_v5, sizeof end_v5, &arena);
+    assert_int_equal(end->producer_id, 9);
+    assert_int_equal(end->producer_epoch, 2);
+
+    /* TransactionLogValue v0: pid 5, epoch 0, timeout 60000, Ongoing (1),
+     * partitions [("a", [0])], last update 2, start 1. */
+    const uint8_t value_v0[] = {0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0xea, 0x60, 1,
+                                0, 0, 0, 1, 0, 1, 'a', 0, 0, 0, 1, 0, 0, 0, 0,
+                                0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1};
+    st_reader_t r;
+    st_reader_init(&r, value_v0, sizeof value_v0);
+    st_transaction_log_value_t value;
+    assert_int_equal(st_transaction_log_value_decode(&r, &arena, 0, &value), 0);
+    assert_int_equal(st_reader_remaining(&r), 0);
+    assert_int_equal(value.producer_id, 5);
+    assert_int_equal(value.transaction_timeout_ms, 60000);
+    assert_int_equal(value.transaction_status, 1);
+    assert_int_equal(value.transaction_partitions_count, 1);
+    assert_int_equal(value.previous_producer_id, -1); /* v1 tags: defaults */
+    assert_int_equal(value.client_transaction_version, 0);
+    assert_int_equal(value.transaction_start_timestamp_ms, 1);
+    st_arena_free(&arena);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_api_covers_kafka_3_9),
@@ -369,6 +428,7 @@ int main(void) {
         cmocka_unit_test(test_absurd_array_length),
         cmocka_unit_test(test_known_encoding),
         cmocka_unit_test(test_known_old_versions),
+        cmocka_unit_test(test_known_transaction_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,9 @@
 /* Log compaction: latest value per key, tombstones, offsets preserved,
- * min.compaction.lag.ms, emptied batches and segments. */
-#include "storage_test_util.h"
+ * min.compaction.lag.ms, emptied batches and segments; transactions:
+ * aborted data removed (and never standing for its key), markers removed
+ * once their data is gone and delete.retention.ms passed, the cleaned
+ * .txnindex, nothing at or past the first unstable offset touched. */
+#include "txn_test_util.h"
 
 typedef struct seen {
     int count;
@@ -12,6 +15,8 @@ typedef struct seen {
     int64_t empty_base[8];
     int32_t empty_last_delta[8];
     int32_t empty_base_sequence[8];
+    int markers;       /* COMMIT/ABORT control batches */
+    int empty_markers; /* control batches emptied by the cleaner */
 } seen_t;
 
 static int collect(void *ctx, const uint8_t *batch, size_t len) {
@@ -20,6 +25,12 @@ static int collect(void *ctx, const uint8_t *batch, size_t len) {
     assert_int_equal(st_batch_header_parse(batch, len, &h), 0);
     assert_true(st_batch_crc_valid(batch, len));
     s->batches++;
+    if (h.attributes & ST_BATCH_ATTR_CONTROL) {
+        st_txn_marker_t m;
+        if (st_txn_marker_batch_parse(batch, len, &m) == 0) s->markers++;
+        else s->empty_markers++;
+        return 0;
+    }
     if (h.record_count == 0) {
         s->empty_base[s->empty_batches] = h.base_offset;
         s->empty_last_delta[s->empty_batches] = h.last_offset_delta;
@@ -269,6 +280,234 @@ static void test_emptied_segment_and_producer_batch(void **state) {
     test_dir_remove(&d);
 }
 
+
+/* ---- transactions ---- */
+
+#define TA 301 /* aborts */
+#define TC 302 /* commits */
+
+/*
+ * seg0 (ts 1000): k0 "old" @0 | TA txn k0 "abort" @1 | TC txn k1 "commit" @2
+ * seg1 (ts 2000): TA ABORT @3 | TC COMMIT @4
+ * seg2 (ts 3000): k5 "x" @5
+ * active (ts 4000): k6 "y" @6
+ */
+static st_log_t *make_txn_log(test_dir_t *d, st_log_config_t *cfg, st_producer_state_t **ps) {
+    test_dir_make(d);
+    test_config(cfg);
+    cfg->segment_ms = 900;
+    cfg->cleanup_delete = false;
+    cfg->cleanup_compact = true;
+    cfg->delete_retention_ms = 5000;
+    cfg->min_cleanable_dirty_ratio = 0.01;
+    st_log_t *log;
+    assert_int_equal(st_log_open(d->part, cfg, 0, &log), 0);
+    *ps = st_producer_state_new();
+    assert_int_equal(test_append(log, 1, 1000, 0, "old", false, 1000), 0);
+    assert_int_equal(txn_test_append(log, *ps, TA, 0, 0, 1, 0, "abort", true, 1000), 1);
+    assert_int_equal(txn_test_append(log, *ps, TC, 0, 0, 1, 1, "commit", true, 1000), 2);
+    assert_int_equal(txn_test_marker(log, *ps, TA, 0, false, 2000), 3);
+    assert_int_equal(txn_test_marker(log, *ps, TC, 0, true, 2000), 4);
+    assert_int_equal(test_append(log, 1, 3000, 5, "x", false, 3000), 5);
+    assert_int_equal(test_append(log, 1, 4000, 6, "y", false, 4000), 6);
+    assert_int_equal(st_log_segment_count(log), 4);
+    return log;
+}
+
+static void test_aborted_data_removed_markers_after_horizon(void **state) {
+    (void)state;
+    test_dir_t d;
+    st_log_config_t cfg;
+    st_producer_state_t *ps;
+    st_log_t *log = make_txn_log(&d, &cfg, &ps);
+    int64_t lso = st_producer_state_first_unstable_offset(ps);
+    assert_int_equal(lso, -1);
+
+    /* Pass 1, within delete.retention.ms: the aborted record goes (TA's
+     * batch stays empty: its last data batch), and k0 keeps "old", since
+     * an aborted value never supersedes a committed one. */
+    assert_int_equal(st_log_compact_below(log, 4500, INT64_MAX), 0);
+    seen_t s;
+    read_all(log, &s);
+    assert_int_equal(s.count, 4);
+    expect_record(&s, 0, 0, "k0", "old-0");
+    expect_record(&s, 1, 2, "k1", "commit-0");
+    expect_record(&s, 2, 5, "k5", "x-0");
+    assert_int_equal(s.empty_batches, 1);
+    assert_int_equal(s.empty_base[0], 1);
+    assert_int_equal(s.markers, 2);
+    st_aborted_txns_t aborted = txn_test_aborted(log, 0, 7);
+    assert_int_equal(aborted.count, 1); /* a batch of TA was met: the entry stays */
+    assert_true(aborted.items[0].producer_id == TA);
+    st_aborted_txns_free(&aborted);
+
+    /* TA and TC write again later: TA's empty batch is no longer its last. */
+    assert_int_equal(txn_test_append(log, ps, TA, 0, 1, 1, 7, "later", true, 10000), 7);
+    assert_int_equal(txn_test_marker(log, ps, TA, 0, true, 10000), 8);
+    assert_int_equal(test_append(log, 1, 11000, 8, "z", false, 11000), 9);
+    /* Pass 2 (segments past the horizon): the empty batch goes, but it
+     * was met in this pass, so TA's abort marker stays one more pass. */
+    assert_int_equal(st_log_compact_below(log, 20000, INT64_MAX), 0);
+    read_all(log, &s);
+    assert_int_equal(s.empty_batches, 0);
+    assert_int_equal(s.markers, 3);
+    /* Pass 3 (after new data): nothing of TA's aborted transaction is
+     * left, so its marker and index entry go; TC's commit marker stays
+     * with TC's data. */
+    assert_int_equal(test_append(log, 1, 12000, 9, "w", false, 12000), 10);
+    assert_int_equal(st_log_compact_below(log, 30000, INT64_MAX), 0);
+    read_all(log, &s);
+    assert_int_equal(s.markers, 2);
+    expect_record(&s, 0, 0, "k0", "old-0");
+    expect_record(&s, 1, 2, "k1", "commit-0");
+    aborted = txn_test_aborted(log, 0, st_log_end_offset(log));
+    assert_int_equal(aborted.count, 0);
+    st_aborted_txns_free(&aborted);
+
+    /* All of it survives a reopen, and replays to the same producer state. */
+    st_log_close(log);
+    assert_int_equal(st_log_open(d.part, &cfg, 0, &log), 0);
+    read_all(log, &s);
+    assert_int_equal(s.markers, 2);
+    st_producer_state_t *again = st_producer_state_new();
+    assert_int_equal(st_txn_log_load_producer_state(log, again, d.part, 0, ST_PRODUCER_ID_EXPIRATION_MS_DEFAULT), 0);
+    assert_int_equal(st_producer_state_ongoing_count(again), 0);
+    st_producer_info_t info;
+    assert_true(st_producer_state_get(again, TA, &info));
+    assert_int_equal(info.last_sequence, 1);
+    st_producer_state_free(again);
+    st_log_close(log);
+    st_producer_state_free(ps);
+    test_dir_remove(&d);
+}
+
+/* A marker whose transaction has no data left waits for delete.retention.ms
+ * and the log comes back to it when it is due. */
+static void test_marker_waits_for_horizon(void **state) {
+    (void)state;
+    test_dir_t d;
+    st_log_config_t cfg;
+    st_producer_state_t *ps;
+    st_log_t *log = make_txn_log(&d, &cfg, &ps);
+    /* Move both producers' last data batches out of seg0. */
+    txn_test_append(log, ps, TA, 0, 1, 1, 7, "later", true, 10000);
+    txn_test_marker(log, ps, TA, 0, true, 10000);
+    txn_test_append(log, ps, TC, 0, 1, 1, 1, "newer", true, 10000);
+    txn_test_marker(log, ps, TC, 0, true, 10000);
+    test_append(log, 1, 11000, 9, "z", false, 11000);
+    /* Pass 1 at 11500: TA's aborted batch and TC's superseded one go; seg1
+     * (newest record 2000) is 9500 ms old, past delete.retention.ms 5000,
+     * but the markers' batches were met in this pass. */
+    assert_int_equal(st_log_compact_below(log, 11500, INT64_MAX), 0);
+    seen_t s;
+    read_all(log, &s);
+    assert_int_equal(s.markers, 4);
+    /* Pass 2, right after, with delete.retention.ms now 20000: no batch of
+     * either transaction is left, but seg1 (newest record 2000) is only
+     * 10500 ms old: both markers stay, and the log notes when they are due. */
+    cfg.delete_retention_ms = 20000;
+    assert_int_equal(st_log_set_config(log, &cfg), 0);
+    test_append(log, 1, 12000, 10, "v", false, 12000);
+    assert_int_equal(st_log_compact_below(log, 12500, INT64_MAX), 0);
+    read_all(log, &s);
+    assert_int_equal(s.markers, 4);
+    /* Pass 3 at the horizon, with no new data: seg1's markers go, the
+     * newer ones stay (they hold their transactions' data). */
+    assert_int_equal(st_log_compact_below(log, 22002, INT64_MAX), 0);
+    read_all(log, &s);
+    assert_int_equal(s.markers, 2);
+    st_aborted_txns_t aborted = txn_test_aborted(log, 0, st_log_end_offset(log));
+    assert_int_equal(aborted.count, 0);
+    st_aborted_txns_free(&aborted);
+    st_log_close(log);
+    st_producer_state_free(ps);
+    test_dir_remove(&d);
+}
+
+/* Nothing at or past the first unstable offset is cleaned: an open
+ * transaction's record and the value it may yet replace stay. */
+static void test_open_transaction_not_cleaned(void **state) {
+    (void)state;
+    test_dir_t d;
+    test_dir_make(&d);
+    st_log_config_t cfg;
+    test_config(&cfg);
+    cfg.segment_ms = 900;
+    cfg.cleanup_delete = false;
+    cfg.cleanup_compact = true;
+    st_log_t *log;
+    assert_int_equal(st_log_open(d.part, &cfg, 0, &log), 0);
+    st_producer_state_t *ps = st_producer_state_new();
+    test_append(log, 1, 1000, 0, "a", false, 1000);                       /* @0 seg0 */
+    test_append(log, 1, 1001, 1, "gone", false, 1001);                    /* @1 seg0 */
+    test_append(log, 1, 1002, 1, "new", false, 1002);                     /* @2 seg0 */
+    txn_test_append(log, ps, TA, 0, 0, 1, 0, "open", true, 2000);         /* @3 seg1, open */
+    test_append(log, 1, 3000, 0, "b", false, 3000);                       /* @4 seg2 */
+    test_append(log, 1, 4000, 9, "y", false, 4000);                       /* @5 active */
+    int64_t first_unstable = st_producer_state_first_unstable_offset(ps);
+    assert_int_equal(first_unstable, 3);
+    assert_int_equal(st_log_compact_below(log, 5000, first_unstable), 0);
+    seen_t s;
+    read_all(log, &s);
+    /* Only seg0 was cleaned, against its own keys: k1 "gone" went. */
+    assert_int_equal(s.count, 5);
+    expect_record(&s, 0, 0, "k0", "a-0");
+    expect_record(&s, 1, 2, "k1", "new-0");
+    expect_record(&s, 2, 3, "k0", "open-0");
+    expect_record(&s, 3, 4, "k0", "b-0");
+    /* Once it commits, all of it is cleanable. */
+    txn_test_marker(log, ps, TA, 0, true, 6000);
+    test_append(log, 1, 7000, 8, "z", false, 7000);
+    assert_int_equal(st_log_compact_below(log, 8000, INT64_MAX), 0);
+    read_all(log, &s);
+    expect_record(&s, 0, 2, "k1", "new-0");
+    expect_record(&s, 1, 4, "k0", "b-0");
+    st_log_close(log);
+    st_producer_state_free(ps);
+    test_dir_remove(&d);
+}
+
+/* A compaction cut short after its .log.swap: the next open puts the
+ * cleaned .txnindex in place with it, and, as the segment's other indexes
+ * went with the swap, recovers the segment and re-derives its entries from
+ * the batches the swapped-in .log holds (here TA's data is still in it);
+ * a .txnindex.swap without a .log.swap is dropped. */
+static void test_swap_with_txnindex_finished_at_open(void **state) {
+    (void)state;
+    test_dir_t d;
+    st_log_config_t cfg;
+    st_producer_state_t *ps;
+    st_log_t *log = make_txn_log(&d, &cfg, &ps);
+    st_log_close(log);
+    char seg1_log[ST_FS_PATH_MAX], path[ST_FS_PATH_MAX];
+    test_segment_file(seg1_log, &d, 3, ".log");
+    size_t len;
+    uint8_t *bytes = test_slurp(seg1_log, &len);
+    /* The "cleaned" copy: the same bytes, with an index that lost TA. */
+    test_segment_file(path, &d, 3, ".log.swap");
+    test_spit(path, bytes, len);
+    test_segment_file(path, &d, 3, ".txnindex.swap");
+    test_spit(path, NULL, 0);
+    /* And a stray one for seg2, whose .log.swap never came. */
+    test_segment_file(path, &d, 5, ".txnindex.swap");
+    test_spit(path, (const uint8_t *)"junk", 4);
+    free(bytes);
+    assert_int_equal(st_log_open(d.part, &cfg, 0, &log), 0);
+    st_aborted_txns_t aborted = txn_test_aborted(log, 0, 7);
+    assert_int_equal(aborted.count, 1);
+    assert_int_equal(aborted.items[0].first_offset, 1);
+    assert_int_equal(aborted.items[0].last_stable_offset, 2);
+    st_aborted_txns_free(&aborted);
+    assert_false(st_fs_exists(path));
+    test_segment_file(path, &d, 3, ".txnindex.swap");
+    assert_false(st_fs_exists(path));
+    test_segment_file(path, &d, 3, ".log.swap");
+    assert_false(st_fs_exists(path));
+    st_log_close(log);
+    st_producer_state_free(ps);
+    test_dir_remove(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_latest_per_key_and_offsets_kept),
@@ -276,6 +515,10 @@ int main(void) {
         cmocka_unit_test(test_dirty_ratio),
         cmocka_unit_test(test_not_compact_is_noop),
         cmocka_unit_test(test_emptied_segment_and_producer_batch),
+        cmocka_unit_test(test_aborted_data_removed_markers_after_horizon),
+        cmocka_unit_test(test_marker_waits_for_horizon),
+        cmocka_unit_test(test_open_transaction_not_cleaned),
+        cmocka_unit_test(test_swap_with_txnindex_finished_at_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

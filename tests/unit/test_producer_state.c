@@ -1,6 +1,7 @@
 /* Unit tests for storage/producer_state: sequence and epoch checks as Kafka's
  * ProducerAppendInfo does them, duplicates of the last five batches,
- * expiration, the table under growth and removal, and snapshot files. */
+ * expiration, the table under growth and removal, snapshot files, and
+ * transactions: open ones, markers and their checks, the LSO. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -580,11 +581,14 @@ static void test_snapshot_corrupt_skipped_older_used(void **state) {
     write_file(dir, "00000000000000000070.snapshot", buf, 10);
     write_file(dir, "00000000000000000080.snapshot", buf, 0);
     len = read_file(dir, "00000000000000000040.snapshot", buf, sizeof buf);
-    buf[1] = 2; /* version 2 */
+    buf[1] = 3; /* version 3 */
     write_file(dir, "00000000000000000090.snapshot", buf, len);
     /* A valid file under another offset's name (its body says 40). */
-    buf[1] = 1;
+    buf[1] = 2;
     write_file(dir, "00000000000000000095.snapshot", buf, len);
+    /* A version 2 body read as version 1 does not parse. */
+    buf[1] = 1;
+    write_file(dir, "00000000000000000096.snapshot", buf, len);
     assert_int_equal(st_producer_state_load(loaded, dir, 100, &offset), 0);
     assert_int_equal(offset, 40);
     assert_int_equal(count_files(dir), 1);
@@ -797,6 +801,332 @@ static void test_dirty_tracks_changes_since_snapshot(void **state) {
     remove_dir(dir);
 }
 
+
+/* ---- transactions ---- */
+
+static st_batch_header_t txn_batch(int64_t producer_id, int16_t epoch, int32_t base_sequence, int32_t records) {
+    st_batch_header_t h = batch(producer_id, epoch, base_sequence, records);
+    h.attributes = ST_BATCH_ATTR_TRANSACTIONAL;
+    return h;
+}
+
+/* A marker header at `offset` (as the log assigned it). */
+static st_batch_header_t marker_at(int64_t producer_id, int16_t epoch, int64_t offset) {
+    st_batch_header_t h = batch(producer_id, epoch, -1, 1);
+    h.attributes = ST_BATCH_ATTR_CONTROL | ST_BATCH_ATTR_TRANSACTIONAL;
+    h.base_offset = offset;
+    return h;
+}
+
+/* Checks and completes a marker at *next. Returns whether a transaction ended. */
+static bool marker_ok(st_producer_state_t *s, int64_t producer_id, int16_t epoch, bool commit, int32_t coordinator_epoch,
+                      int64_t *next, st_completed_txn_t *out) {
+    st_txn_marker_t m = {.commit = commit, .coordinator_epoch = coordinator_epoch};
+    assert_int_equal(st_producer_state_check_marker(s, producer_id, epoch, &m, 0), 0);
+    st_batch_header_t h = marker_at(producer_id, epoch, (*next)++);
+    return st_producer_state_complete_marker(s, &h, &m, NOW_MS, out);
+}
+
+static void test_transactions_open_end_and_lso(void **state) {
+    (void)state;
+    st_producer_state_t *s = st_producer_state_new();
+    int64_t next = 0;
+    append_ok(s, batch(7, 0, 0, 5), &next, NOW_MS); /* idempotent, not transactional: [0, 4] */
+    assert_int_equal(st_producer_state_first_unstable_offset(s), -1);
+    assert_int_equal(st_producer_state_last_stable_offset(s, 0, next), next);
+
+    append_ok(s, txn_batch(PID, 0, 0, 3), &next, NOW_MS); /* A opens at 5 */
+    append_ok(s, txn_batch(PID + 1, 0, 0, 2), &next, NOW_MS); /* B opens at 8 */
+    append_ok(s, txn_batch(PID, 0, 3, 2), &next, NOW_MS); /* A goes on at 10 */
+    assert_int_equal(st_producer_state_ongoing_count(s), 2);
+    assert_int_equal(st_producer_state_first_unstable_offset(s), 5);
+    assert_int_equal(st_producer_state_last_stable_offset(s, 0, next), 5);
+    /* Below the high watermark only; raised to the log start. */
+    assert_int_equal(st_producer_state_last_stable_offset(s, 0, 3), 3);
+    assert_int_equal(st_producer_state_last_stable_offset(s, 6, next), 6);
+    st_producer_info_t info;
+    assert_true(st_producer_state_get(s, PID, &info));
+    assert_int_equal(info.current_txn_first_offset, 5);
+    assert_int_equal(info.coordinator_epoch, -1);
+
+    /* A aborts at 12: the LSO stops at B's first offset. */
+    st_completed_txn_t done;
+    assert_true(marker_ok(s, PID, 0, false, 3, &next, &done));
+    assert_true(done.producer_id == PID);
+    assert_int_equal(done.first_offset, 5);
+    assert_int_equal(done.last_offset, 12);
+    assert_int_equal(done.last_stable_offset, 8);
+    assert_true(done.aborted);
+    assert_int_equal(st_producer_state_first_unstable_offset(s), 8);
+    assert_true(st_producer_state_get(s, PID, &info));
+    assert_int_equal(info.current_txn_first_offset, -1);
+    assert_int_equal(info.coordinator_epoch, 3);
+    /* Same epoch: the sequence goes on after the marker. */
+    assert_int_equal(info.last_sequence, 4);
+    assert_int_equal(check(s, txn_batch(PID, 0, 5, 1)), 0);
+
+    /* B commits at 13: nothing else open, the LSO is the end. */
+    assert_true(marker_ok(s, PID + 1, 0, true, 3, &next, &done));
+    assert_int_equal(done.first_offset, 8);
+    assert_int_equal(done.last_stable_offset, 14);
+    assert_false(done.aborted);
+    assert_int_equal(st_producer_state_ongoing_count(s), 0);
+    assert_int_equal(st_producer_state_last_stable_offset(s, 0, next), next);
+
+    /* A marker for a producer without an open transaction ends nothing. */
+    assert_false(marker_ok(s, PID + 1, 0, false, 3, &next, &done));
+    assert_false(marker_ok(s, 4242, 2, true, 1, &next, &done)); /* unknown producer: learnt */
+    assert_true(st_producer_state_get(s, 4242, &info));
+    assert_int_equal(info.producer_epoch, 2);
+    assert_int_equal(info.coordinator_epoch, 1);
+    st_producer_state_free(s);
+}
+
+static void test_non_transactional_batch_inside_transaction(void **state) {
+    (void)state;
+    st_producer_state_t *s = st_producer_state_new();
+    int64_t next = 0;
+    append_ok(s, txn_batch(PID, 0, 0, 1), &next, NOW_MS);
+    assert_int_equal(check(s, batch(PID, 0, 1, 1)), ST_ERR_INVALID_TXN_STATE);
+    /* Older epochs and gaps are reported first, as Kafka checks them first. */
+    assert_int_equal(check(s, batch(PID, 0, 5, 1)), ST_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    /* A retry of the transactional batch is still a duplicate. */
+    assert_int_equal(check(s, txn_batch(PID, 0, 0, 1)), DUPLICATE);
+    /* Transactional batches of an older epoch are fenced. */
+    st_completed_txn_t done;
+    assert_true(marker_ok(s, PID, 1, false, 0, &next, &done)); /* the coordinator bumped the epoch */
+    assert_int_equal(check(s, txn_batch(PID, 0, 1, 1)), ST_ERR_INVALID_PRODUCER_EPOCH);
+    assert_int_equal(check(s, batch(PID, 1, 0, 1)), 0);
+    st_producer_state_free(s);
+}
+
+static void test_marker_checks(void **state) {
+    (void)state;
+    st_producer_state_t *s = st_producer_state_new();
+    int64_t next = 0;
+    append_ok(s, txn_batch(PID, 4, 0, 1), &next, NOW_MS);
+    st_txn_marker_t m = {.commit = true, .coordinator_epoch = 5};
+    st_completed_txn_t done;
+    /* Unknown producers are accepted. */
+    assert_int_equal(st_producer_state_check_marker(s, PID + 9, 0, &m, 0), 0);
+    /* An older producer epoch: a zombie's transaction. */
+    assert_int_equal(st_producer_state_check_marker(s, PID, 3, &m, 0), ST_ERR_INVALID_PRODUCER_EPOCH);
+    assert_int_equal(st_producer_state_check_marker(s, PID, 4, &m, 0), 0);
+    assert_int_equal(st_producer_state_check_marker(s, PID, 5, &m, 0), 0);
+    /* TV2: every marker bumps the epoch, so the current one is late. */
+    assert_int_equal(st_producer_state_check_marker(s, PID, 4, &m, 2), ST_ERR_INVALID_PRODUCER_EPOCH);
+    assert_int_equal(st_producer_state_check_marker(s, PID, 5, &m, 2), 0);
+    assert_true(marker_ok(s, PID, 4, true, 5, &next, &done));
+    /* ...unless it repeats the marker that ended the transaction. */
+    assert_int_equal(st_producer_state_check_marker(s, PID, 4, &m, 2), 0);
+    /* A coordinator epoch older than the last marker's: fenced. */
+    st_txn_marker_t old = {.commit = false, .coordinator_epoch = 4};
+    assert_int_equal(st_producer_state_check_marker(s, PID, 4, &old, 0), ST_ERR_TRANSACTION_COORDINATOR_FENCED);
+    st_txn_marker_t same = {.commit = false, .coordinator_epoch = 5};
+    assert_int_equal(st_producer_state_check_marker(s, PID, 4, &same, 0), 0);
+    /* Checking changes nothing. */
+    st_producer_info_t info;
+    assert_true(st_producer_state_get(s, PID, &info));
+    assert_int_equal(info.coordinator_epoch, 5);
+    assert_int_equal(info.producer_epoch, 4);
+    /* A marker with a newer epoch empties the cached batches. */
+    assert_false(marker_ok(s, PID, 6, false, 5, &next, &done));
+    assert_true(st_producer_state_get(s, PID, &info));
+    assert_int_equal(info.producer_epoch, 6);
+    assert_int_equal(info.batch_count, 0);
+    st_producer_state_free(s);
+}
+
+static void test_open_transactions_do_not_expire(void **state) {
+    (void)state;
+    st_producer_state_t *s = st_producer_state_new();
+    int64_t next = 0;
+    append_ok(s, txn_batch(PID, 0, 0, 1), &next, NOW_MS);
+    append_ok(s, batch(PID + 1, 0, 0, 1), &next, NOW_MS);
+    st_producer_state_expire(s, NOW_MS + 10 * ST_PRODUCER_ID_EXPIRATION_MS_DEFAULT, ST_PRODUCER_ID_EXPIRATION_MS_DEFAULT);
+    assert_int_equal(st_producer_state_count(s), 1);
+    st_producer_info_t info;
+    assert_true(st_producer_state_get(s, PID, &info));
+    assert_int_equal(st_producer_state_first_unstable_offset(s), 0);
+    st_completed_txn_t done;
+    assert_true(marker_ok(s, PID, 0, true, 0, &next, &done));
+    st_producer_state_expire(s, NOW_MS + 10 * ST_PRODUCER_ID_EXPIRATION_MS_DEFAULT, ST_PRODUCER_ID_EXPIRATION_MS_DEFAULT);
+    assert_int_equal(st_producer_state_count(s), 0);
+    /* clear() forgets open transactions too. */
+    append_ok(s, txn_batch(PID, 0, 0, 1), &next, NOW_MS);
+    st_producer_state_clear(s);
+    assert_int_equal(st_producer_state_ongoing_count(s), 0);
+    assert_int_equal(st_producer_state_first_unstable_offset(s), -1);
+    st_producer_state_free(s);
+}
+
+/* Real batch bytes through st_producer_state_replay_batch: data, markers
+ * (abort and commit), a marker emptied by the cleaner. */
+static void append_bytes(st_writer_t *w, int64_t *next, int64_t producer_id, int16_t epoch, int32_t seq, bool txn) {
+    st_batch_builder_t b;
+    st_batch_builder_init(&b, ST_CODEC_NONE, *next);
+    b.attributes_extra = txn ? ST_BATCH_ATTR_TRANSACTIONAL : 0;
+    b.producer_id = producer_id;
+    b.producer_epoch = epoch;
+    b.base_sequence = seq;
+    st_batch_builder_add(&b, 0, NOW_MS, (const uint8_t *)"k", 1, (const uint8_t *)"v", 1, NULL, 0);
+    st_batch_builder_add(&b, 1, NOW_MS, (const uint8_t *)"k", 1, (const uint8_t *)"v", 1, NULL, 0);
+    assert_int_equal(st_batch_builder_finish(&b, w), 0);
+    st_batch_builder_free(&b);
+    *next += 2;
+}
+
+static void append_marker_bytes(st_writer_t *w, int64_t *next, int64_t producer_id, int16_t epoch, bool commit) {
+    size_t at = w->len;
+    st_txn_marker_t m = {.commit = commit, .coordinator_epoch = 2};
+    st_txn_marker_batch_build(w, producer_id, epoch, &m, NOW_MS);
+    st_batch_set_base_offset(w->data + at, (*next)++);
+}
+
+static void test_replay_batch_reads_markers(void **state) {
+    (void)state;
+    st_writer_t w;
+    st_writer_init(&w, 0);
+    int64_t next = 0;
+    append_bytes(&w, &next, PID, 0, 0, true);      /* A at 0 */
+    append_bytes(&w, &next, PID + 1, 0, 0, true);  /* B at 2 */
+    append_marker_bytes(&w, &next, PID, 0, false); /* A aborted at 4 */
+    append_bytes(&w, &next, 7, 0, 0, false);       /* idempotent at 5 */
+    append_marker_bytes(&w, &next, PID + 1, 0, true); /* B committed at 7 */
+    st_producer_state_t *s = st_producer_state_new();
+    st_completed_txn_t done[2];
+    int ended = 0;
+    for (size_t at = 0; at < w.len;) {
+        st_batch_header_t h;
+        assert_int_equal(st_batch_header_parse(w.data + at, w.len - at, &h), 0);
+        size_t total = (size_t)st_batch_total_bytes(&h);
+        int rc = st_producer_state_replay_batch(s, w.data + at, total, NOW_MS, &done[ended]);
+        assert_true(rc == 0 || rc == 1);
+        ended += rc;
+        at += total;
+    }
+    assert_int_equal(ended, 2);
+    assert_true(done[0].aborted);
+    assert_int_equal(done[0].first_offset, 0);
+    assert_int_equal(done[0].last_offset, 4);
+    assert_int_equal(done[0].last_stable_offset, 2);
+    assert_false(done[1].aborted);
+    assert_int_equal(done[1].last_stable_offset, 8);
+    assert_int_equal(st_producer_state_ongoing_count(s), 0);
+    st_producer_info_t info;
+    assert_true(st_producer_state_get(s, PID, &info));
+    assert_int_equal(info.coordinator_epoch, 2);
+
+    /* An emptied control batch moves the epoch only; garbage is refused. */
+    st_writer_reset(&w);
+    st_batch_builder_t b;
+    st_batch_builder_init(&b, ST_CODEC_NONE, 20);
+    b.attributes_extra = ST_BATCH_ATTR_CONTROL | ST_BATCH_ATTR_TRANSACTIONAL;
+    b.producer_id = PID;
+    b.producer_epoch = 3;
+    assert_int_equal(st_batch_builder_finish(&b, &w), 0);
+    st_batch_builder_free(&b);
+    assert_int_equal(st_producer_state_replay_batch(s, w.data, w.len, NOW_MS, &done[0]), 0);
+    assert_true(st_producer_state_get(s, PID, &info));
+    assert_int_equal(info.producer_epoch, 3);
+    assert_int_equal(info.coordinator_epoch, 2);
+    assert_int_equal(st_producer_state_replay_batch(s, w.data, 10, NOW_MS, &done[0]), ST_ERR_CORRUPT);
+    st_producer_state_free(s);
+    st_writer_free(&w);
+}
+
+static void test_snapshot_keeps_open_transactions(void **state) {
+    (void)state;
+    char *dir = make_dir();
+    st_producer_state_t *s = st_producer_state_new();
+    int64_t next = 0;
+    append_ok(s, txn_batch(PID, 2, 0, 3), &next, NOW_MS);     /* open at 0 */
+    append_ok(s, txn_batch(PID + 1, 0, 0, 1), &next, NOW_MS); /* open at 3 */
+    st_completed_txn_t done;
+    assert_true(marker_ok(s, PID + 1, 0, true, 7, &next, &done)); /* 4 */
+    append_ok(s, txn_batch(PID + 2, 0, 0, 1), &next, NOW_MS); /* open at 5 */
+    assert_int_equal(st_producer_state_write_snapshot(s, dir, next), 0);
+
+    st_producer_state_t *loaded = st_producer_state_new();
+    int64_t offset;
+    assert_int_equal(st_producer_state_load(loaded, dir, 100, &offset), 0);
+    assert_int_equal(offset, next);
+    assert_int_equal(st_producer_state_ongoing_count(loaded), 2);
+    assert_int_equal(st_producer_state_first_unstable_offset(loaded), 0);
+    st_producer_info_t info;
+    assert_true(st_producer_state_get(loaded, PID + 1, &info));
+    assert_int_equal(info.coordinator_epoch, 7);
+    assert_int_equal(info.current_txn_first_offset, -1);
+    assert_true(st_producer_state_get(loaded, PID + 2, &info));
+    assert_int_equal(info.current_txn_first_offset, 5);
+    /* The loaded state goes on as the original would. */
+    assert_int_equal(check(loaded, batch(PID, 2, 3, 1)), ST_ERR_INVALID_TXN_STATE);
+    assert_true(marker_ok(loaded, PID, 2, false, 7, &next, &done));
+    assert_int_equal(done.first_offset, 0);
+    assert_int_equal(done.last_stable_offset, 5);
+    assert_int_equal(st_producer_state_first_unstable_offset(loaded), 5);
+    st_producer_state_free(loaded);
+    st_producer_state_free(s);
+    remove_dir(dir);
+}
+
+/* A version 2 snapshot around a hand-made entry. */
+static void write_crafted_v2(const char *dir, int64_t offset, int64_t pid, int32_t coordinator_epoch,
+                             int64_t txn_first_offset, int64_t pid2, int64_t txn_first_offset2) {
+    st_writer_t w;
+    st_writer_init(&w, 256);
+    st_write_i16(&w, 2);
+    st_write_u32(&w, 0);
+    st_write_i64(&w, offset);
+    st_write_i32(&w, pid2 >= 0 ? 2 : 1);
+    for (int i = 0; i < (pid2 >= 0 ? 2 : 1); i++) {
+        st_write_i64(&w, i == 0 ? pid : pid2);
+        st_write_i16(&w, 0);
+        st_write_i64(&w, NOW_MS);
+        st_write_i32(&w, coordinator_epoch);
+        st_write_i64(&w, i == 0 ? txn_first_offset : txn_first_offset2);
+        st_write_i8(&w, 0);
+    }
+    st_writer_patch_i32(&w, 2, (int32_t)st_crc32c(0, w.data + 6, w.len - 6));
+    char name[64];
+    snprintf(name, sizeof name, "%020lld.snapshot", (long long)offset);
+    write_file(dir, name, w.data, w.len);
+    st_writer_free(&w);
+}
+
+static void test_snapshot_versions_and_txn_fields_checked(void **state) {
+    (void)state;
+    char *dir = make_dir();
+    st_producer_state_t *loaded = st_producer_state_new();
+    int64_t offset;
+    /* Version 1, written before transactions: no open transaction. */
+    write_crafted(dir, 100, 1, 7, 1, 10, 10);
+    assert_int_equal(st_producer_state_load(loaded, dir, 1000, &offset), 0);
+    assert_int_equal(offset, 100);
+    st_producer_info_t info;
+    assert_true(st_producer_state_get(loaded, 7, &info));
+    assert_int_equal(info.coordinator_epoch, -1);
+    assert_int_equal(info.current_txn_first_offset, -1);
+    assert_int_equal(st_producer_state_ongoing_count(loaded), 0);
+    /* Version 2, valid: open transactions, in any order in the file. */
+    write_crafted_v2(dir, 110, 7, 3, 50, 8, 20);
+    assert_int_equal(st_producer_state_load(loaded, dir, 1000, &offset), 0);
+    assert_int_equal(offset, 110);
+    assert_int_equal(st_producer_state_ongoing_count(loaded), 2);
+    assert_int_equal(st_producer_state_first_unstable_offset(loaded), 20);
+    /* Broken transaction fields: each file is dropped, 110 stays newest. */
+    write_crafted_v2(dir, 200, 7, 3, 200, -1, 0); /* opens at the snapshot offset */
+    write_crafted_v2(dir, 201, 7, 3, -2, -1, 0);  /* below -1 */
+    write_crafted_v2(dir, 202, 7, -2, 5, -1, 0);  /* coordinator epoch below -1 */
+    write_crafted_v2(dir, 203, 7, 3, 5, 8, 5);    /* two open at one offset */
+    write_crafted_v2(dir, 204, 7, 3, 5, 7, 6);    /* one producer twice */
+    assert_int_equal(st_producer_state_load(loaded, dir, 1000, &offset), 0);
+    assert_int_equal(offset, 110);
+    assert_int_equal(count_files(dir), 2);
+    st_producer_state_free(loaded);
+    remove_dir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_sequence_appends),
@@ -821,6 +1151,13 @@ int main(void) {
         cmocka_unit_test(test_delete_snapshots),
         cmocka_unit_test(test_prune_snapshots),
         cmocka_unit_test(test_dirty_tracks_changes_since_snapshot),
+        cmocka_unit_test(test_transactions_open_end_and_lso),
+        cmocka_unit_test(test_non_transactional_batch_inside_transaction),
+        cmocka_unit_test(test_marker_checks),
+        cmocka_unit_test(test_open_transactions_do_not_expire),
+        cmocka_unit_test(test_replay_batch_reads_markers),
+        cmocka_unit_test(test_snapshot_keeps_open_transactions),
+        cmocka_unit_test(test_snapshot_versions_and_txn_fields_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -321,6 +321,121 @@ static void test_validate_control_batch(void **state) {
     st_writer_free(&out);
 }
 
+/* A marker batch as Kafka's EndTransactionMarker lays it out: control and
+ * transactional bits, one record, base sequence -1, key version 0 and type
+ * (0 abort, 1 commit), value version 0 and the coordinator epoch. */
+static void test_txn_marker_build_and_parse(void **state) {
+    (void)state;
+    for (int commit = 0; commit <= 1; commit++) {
+        st_writer_t out;
+        st_writer_init(&out, 0);
+        st_txn_marker_t m = {.commit = commit == 1, .coordinator_epoch = 0x01020304};
+        st_txn_marker_batch_build(&out, 42, 3, &m, 1700000000000LL);
+        st_batch_header_t h;
+        assert_int_equal(st_batch_header_parse(out.data, out.len, &h), 0);
+        assert_int_equal(st_batch_total_bytes(&h), (int64_t)out.len);
+        assert_true(st_batch_crc_valid(out.data, out.len));
+        assert_int_equal(h.attributes, ST_BATCH_ATTR_CONTROL | ST_BATCH_ATTR_TRANSACTIONAL);
+        assert_true(h.producer_id == 42);
+        assert_int_equal(h.producer_epoch, 3);
+        assert_int_equal(h.base_sequence, -1);
+        assert_int_equal(h.record_count, 1);
+        assert_int_equal(h.last_offset_delta, 0);
+        assert_true(h.max_timestamp == 1700000000000LL);
+
+        st_arena_t arena;
+        st_arena_init(&arena);
+        st_record_iter_t it;
+        assert_int_equal(st_record_iter_init(&it, out.data, out.len, 1024, &arena), 0);
+        st_record_t r;
+        assert_int_equal(st_record_iter_next(&it, &r), 1);
+        const uint8_t key[] = {0, 0, 0, (uint8_t)commit};
+        const uint8_t value[] = {0, 0, 1, 2, 3, 4};
+        assert_int_equal(r.key_len, 4);
+        assert_memory_equal(r.key, key, 4);
+        assert_int_equal(r.value_len, 6);
+        assert_memory_equal(r.value, value, 6);
+        st_arena_free(&arena);
+
+        st_txn_marker_t back;
+        assert_int_equal(st_txn_marker_batch_parse(out.data, out.len, &back), 0);
+        assert_int_equal(back.commit, commit == 1);
+        assert_int_equal(back.coordinator_epoch, 0x01020304);
+        /* Clients may not write it. */
+        st_arena_init(&arena);
+        st_batch_check_t check;
+        assert_int_equal(validate(&out, false, &arena, &check), ST_ERR_INVALID_RECORD);
+        st_arena_free(&arena);
+        st_writer_free(&out);
+    }
+}
+
+/* Builds a control batch with the given record (NULL key: no record). */
+static void control_batch(st_writer_t *out, const uint8_t *key, int32_t key_len, const uint8_t *value,
+                          int32_t value_len, bool control) {
+    st_batch_builder_t b;
+    st_batch_builder_init(&b, ST_CODEC_NONE, 0);
+    b.attributes_extra = control ? ST_BATCH_ATTR_CONTROL | ST_BATCH_ATTR_TRANSACTIONAL : 0;
+    b.producer_id = 1;
+    b.producer_epoch = 0;
+    if (key) st_batch_builder_add(&b, 0, 1, key, key_len, value, value_len, NULL, 0);
+    assert_int_equal(st_batch_builder_finish(&b, out), 0);
+    st_batch_builder_free(&b);
+}
+
+static void test_txn_marker_parse_rejects(void **state) {
+    (void)state;
+    st_txn_marker_t m;
+    st_writer_t out;
+    const uint8_t commit_key[] = {0, 0, 0, 1}, value[] = {0, 0, 0, 0, 0, 9};
+    /* Newer versions are read as version 0 (extra bytes ignored). */
+    const uint8_t key_v1[] = {0, 1, 0, 0, 7}, value_v1[] = {0, 1, 0, 0, 0, 5, 1, 1};
+    st_writer_init(&out, 0);
+    control_batch(&out, key_v1, sizeof key_v1, value_v1, sizeof value_v1, true);
+    assert_int_equal(st_txn_marker_batch_parse(out.data, out.len, &m), 0);
+    assert_false(m.commit);
+    assert_int_equal(m.coordinator_epoch, 5);
+    st_writer_free(&out);
+    /* Not a control batch. */
+    st_writer_init(&out, 0);
+    control_batch(&out, commit_key, 4, value, 6, false);
+    assert_int_equal(st_txn_marker_batch_parse(out.data, out.len, &m), ST_ERR_CORRUPT_MESSAGE);
+    st_writer_free(&out);
+    /* Emptied by compaction. */
+    st_writer_init(&out, 0);
+    control_batch(&out, NULL, 0, NULL, 0, true);
+    assert_int_equal(st_txn_marker_batch_parse(out.data, out.len, &m), ST_ERR_NOT_FOUND);
+    st_writer_free(&out);
+    /* Another control type (LEADER_CHANGE). */
+    const uint8_t leader_key[] = {0, 0, 0, 2};
+    st_writer_init(&out, 0);
+    control_batch(&out, leader_key, 4, value, 6, true);
+    assert_int_equal(st_txn_marker_batch_parse(out.data, out.len, &m), ST_ERR_NOT_FOUND);
+    st_writer_free(&out);
+    /* Short key, short value, negative versions, null value. */
+    const uint8_t short_key[] = {0, 0, 0}, negative_key[] = {0xff, 0xff, 0, 1};
+    const uint8_t short_value[] = {0, 0, 0, 0, 1}, negative_value[] = {0x80, 0, 0, 0, 0, 1};
+    struct {
+        const uint8_t *key;
+        int32_t key_len;
+        const uint8_t *value;
+        int32_t value_len;
+    } bad[] = {{short_key, 3, value, 6},        {negative_key, 4, value, 6}, {commit_key, 4, short_value, 5},
+               {commit_key, 4, negative_value, 6}, {commit_key, 4, NULL, -1}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        st_writer_init(&out, 0);
+        control_batch(&out, bad[i].key, bad[i].key_len, bad[i].value, bad[i].value_len, true);
+        assert_int_equal(st_txn_marker_batch_parse(out.data, out.len, &m), ST_ERR_CORRUPT_MESSAGE);
+        st_writer_free(&out);
+    }
+    /* Truncated bytes. */
+    st_writer_init(&out, 0);
+    control_batch(&out, commit_key, 4, value, 6, true);
+    for (size_t cut = 0; cut < out.len; cut++)
+        assert_int_not_equal(st_txn_marker_batch_parse(out.data, cut, &m), 0);
+    st_writer_free(&out);
+}
+
 static void test_validate_null_key_on_compacted(void **state) {
     (void)state;
     st_writer_t out;
@@ -959,6 +1074,8 @@ int main(void) {
         cmocka_unit_test(test_validation_steps_agree),
         cmocka_unit_test(test_validation_bomb_work_bounded),
         cmocka_unit_test(test_big_records_same_verdict),
+        cmocka_unit_test(test_txn_marker_build_and_parse),
+        cmocka_unit_test(test_txn_marker_parse_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

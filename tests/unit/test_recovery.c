@@ -1,5 +1,7 @@
 /* Recovery of st_log_open: torn and corrupted tails, lost or damaged
- * indexes, compaction leftovers, a killed process. */
+ * indexes, compaction leftovers, a killed process, and transactions: a
+ * crash with a transaction open and an abort written, the aborted-
+ * transaction indexes rebuilt and the LSO after restart. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -9,6 +11,7 @@
 
 #include "storage/checkpoint.h"
 #include "storage_test_util.h"
+#include "txn_test_util.h"
 
 #define BATCHES 6
 
@@ -1019,6 +1022,191 @@ static void test_active_indexes_verified_after_clean_open(void **state) {
     test_dir_remove(&s.d);
 }
 
+
+/* ---- transactions ---------------------------------------------------------
+ *
+ * A child writes transactions through the producer state and storage/txn_log
+ * as a partition does (snapshots at every roll), then is killed. The
+ * parent reopens: the log recovers, rebuilds the .txnindex entries, and the
+ * producer state loaded from snapshot + log gives the LSO. */
+
+#define TP1 201 /* opens early, still open at the crash */
+#define TP2 202 /* opens in an older segment, aborted in the active one */
+#define TP3 203 /* committed */
+#define TP4 204 /* opens last, still open */
+
+typedef struct txn_child {
+    const char *dir;
+    st_producer_state_t *ps;
+    bool index_the_abort; /* false: the marker goes in with st_log_append only, as if killed before the index */
+} txn_child_t;
+
+static void txn_child_roll(void *ctx, int64_t base) {
+    txn_child_t *c = ctx;
+    (void)st_producer_state_write_snapshot(c->ps, c->dir, base);
+}
+
+/* Offsets the child wrote, in a shared file so the parent knows them. */
+typedef struct txn_offsets {
+    int64_t tp1_first, tp2_first, tp2_marker, tp4_first, end;
+} txn_offsets_t;
+
+static int txn_child_work(st_log_t *log, void *ctx) {
+    txn_child_t *c = ctx;
+    txn_offsets_t o;
+    st_producer_state_t *ps = c->ps;
+    o.tp1_first = txn_test_append(log, ps, TP1, 0, 0, 2, 0, "tp1", true, 1);
+    for (int i = 0; i < 4; i++) txn_test_append(log, ps, 7, 0, 2 * i, 2, 100 + i, "plain", false, 1);
+    o.tp2_first = txn_test_append(log, ps, TP2, 0, 0, 2, 200, "tp2", true, 1);
+    for (int i = 0; i < 4; i++) txn_test_append(log, ps, 7, 0, 8 + 2 * i, 2, 300 + i, "plain", false, 1);
+    txn_test_append(log, ps, TP3, 0, 0, 2, 400, "tp3", true, 1);
+    txn_test_marker(log, ps, TP3, 0, true, 1);
+    if (c->index_the_abort) {
+        o.tp2_marker = txn_test_marker(log, ps, TP2, 0, false, 1);
+    } else {
+        st_writer_t w;
+        st_writer_init(&w, 128);
+        st_txn_marker_t m = {.commit = false, .coordinator_epoch = 0};
+        st_txn_marker_batch_build(&w, TP2, 0, &m, 1);
+        st_log_append_result_t r;
+        if (st_log_append(log, w.data, w.len, 0, 1, false, &r) != 0) return -1;
+        o.tp2_marker = r.base_offset;
+        st_writer_free(&w);
+    }
+    o.tp4_first = txn_test_append(log, ps, TP4, 0, 0, 2, 500, "tp4", true, 1);
+    o.end = st_log_end_offset(log);
+    char path[ST_FS_PATH_MAX];
+    snprintf(path, sizeof path, "%s/offsets.test", c->dir);
+    test_spit(path, (const uint8_t *)&o, sizeof o);
+    return 0;
+}
+
+static txn_offsets_t txn_crash(test_dir_t *d, st_log_config_t *cfg, bool index_the_abort) {
+    test_dir_make(d);
+    test_config(cfg);
+    cfg->segment_bytes = 400;
+    st_producer_state_t *ps = st_producer_state_new();
+    txn_child_t c = {.dir = d->part, .ps = ps, .index_the_abort = index_the_abort};
+    cfg->on_roll = txn_child_roll;
+    cfg->on_roll_ctx = &c;
+    run_then_sigkill(d->part, cfg, txn_child_work, &c);
+    st_producer_state_free(ps);
+    cfg->on_roll = NULL;
+    cfg->on_roll_ctx = NULL;
+    char path[ST_FS_PATH_MAX];
+    snprintf(path, sizeof path, "%s/offsets.test", d->part);
+    size_t len;
+    uint8_t *bytes = test_slurp(path, &len);
+    assert_int_equal(len, sizeof(txn_offsets_t));
+    txn_offsets_t o;
+    memcpy(&o, bytes, sizeof o);
+    free(bytes);
+    unlink(path);
+    return o;
+}
+
+/* What the reopened log and producer state must say. */
+static void expect_txn_state(st_log_t *log, st_producer_state_t *ps, const txn_offsets_t *o) {
+    assert_int_equal(st_log_end_offset(log), o->end);
+    /* TP1 and TP4 are open: the LSO stops at TP1's first batch. */
+    assert_int_equal(st_producer_state_ongoing_count(ps), 2);
+    assert_int_equal(st_producer_state_last_stable_offset(ps, 0, o->end), o->tp1_first);
+    st_producer_info_t info;
+    assert_true(st_producer_state_get(ps, TP4, &info));
+    assert_int_equal(info.current_txn_first_offset, o->tp4_first);
+    /* TP2's abort is indexed, with its first batch from an older segment
+     * and the LSO TP1 held it at. */
+    st_aborted_txns_t all = txn_test_aborted(log, 0, o->end);
+    assert_int_equal(all.count, 1);
+    assert_true(all.items[0].producer_id == TP2);
+    assert_int_equal(all.items[0].first_offset, o->tp2_first);
+    assert_int_equal(all.items[0].last_offset, o->tp2_marker);
+    assert_int_equal(all.items[0].last_stable_offset, o->tp1_first);
+    st_aborted_txns_free(&all);
+}
+
+static void test_txn_crash_with_open_transactions_and_an_abort(void **state) {
+    (void)state;
+    for (int indexed = 1; indexed >= 0; indexed--) {
+        test_dir_t d;
+        st_log_config_t cfg;
+        txn_offsets_t o = txn_crash(&d, &cfg, indexed == 1);
+        st_log_t *log;
+        assert_int_equal(st_log_open(d.part, &cfg, 10, &log), 0);
+        assert_true(st_log_segment_count(log) >= 3);
+        st_producer_state_t *ps = st_producer_state_new();
+        assert_int_equal(st_txn_log_load_producer_state(log, ps, d.part, 10, ST_PRODUCER_ID_EXPIRATION_MS_DEFAULT), 0);
+        expect_txn_state(log, ps, &o);
+
+        /* The producers go on: TP1 aborts (LSO then TP4's), TP4 commits. */
+        int64_t m1 = txn_test_marker(log, ps, TP1, 0, false, 20);
+        assert_int_equal(st_producer_state_last_stable_offset(ps, 0, st_log_end_offset(log)), o.tp4_first);
+        txn_test_marker(log, ps, TP4, 0, true, 20);
+        assert_int_equal(st_producer_state_last_stable_offset(ps, 0, st_log_end_offset(log)), st_log_end_offset(log));
+        st_aborted_txns_t all = txn_test_aborted(log, 0, st_log_end_offset(log));
+        assert_int_equal(all.count, 2);
+        assert_int_equal(all.items[1].first_offset, o.tp1_first);
+        assert_int_equal(all.items[1].last_offset, m1);
+        assert_int_equal(all.items[1].last_stable_offset, o.tp4_first);
+        st_aborted_txns_free(&all);
+
+        /* A clean restart keeps all of it, with no rebuild needed. */
+        int64_t end = st_log_end_offset(log);
+        assert_int_equal(st_producer_state_write_snapshot(ps, d.part, end), 0);
+        st_log_close(log);
+        st_producer_state_free(ps);
+        assert_int_equal(st_log_open(d.part, &cfg, 30, &log), 0);
+        ps = st_producer_state_new();
+        assert_int_equal(st_txn_log_load_producer_state(log, ps, d.part, 30, ST_PRODUCER_ID_EXPIRATION_MS_DEFAULT), 0);
+        assert_int_equal(st_producer_state_ongoing_count(ps), 0);
+        all = txn_test_aborted(log, 0, end);
+        assert_int_equal(all.count, 2);
+        st_aborted_txns_free(&all);
+        st_log_close(log);
+        st_producer_state_free(ps);
+        test_dir_remove(&d);
+    }
+}
+
+/* A .txnindex damaged while the log was closed cleanly: its segment is
+ * recovered and the entry comes back from the batches; without snapshots
+ * the rebuild replays from the log start. */
+static void test_txn_damaged_index_rebuilt(void **state) {
+    (void)state;
+    test_dir_t d;
+    st_log_config_t cfg;
+    txn_offsets_t o = txn_crash(&d, &cfg, true);
+    st_log_t *log;
+    assert_int_equal(st_log_open(d.part, &cfg, 10, &log), 0);
+    st_log_close(log);
+    /* Find the segment that holds TP2's marker and cut its index. */
+    DIR *dir = opendir(d.part);
+    assert_non_null(dir);
+    struct dirent *de;
+    char path[ST_FS_PATH_MAX] = "";
+    while ((de = readdir(dir)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l > 9 && strcmp(de->d_name + l - 9, ".txnindex") == 0)
+            snprintf(path, sizeof path, "%s/%s", d.part, de->d_name);
+        if (l > 9 && strcmp(de->d_name + l - 9, ".snapshot") == 0) {
+            char snap[ST_FS_PATH_MAX];
+            snprintf(snap, sizeof snap, "%s/%s", d.part, de->d_name);
+            unlink(snap);
+        }
+    }
+    closedir(dir);
+    assert_true(path[0] != '\0');
+    assert_int_equal(truncate(path, 20), 0);
+    assert_int_equal(st_log_open(d.part, &cfg, 10, &log), 0);
+    st_producer_state_t *ps = st_producer_state_new();
+    assert_int_equal(st_txn_log_load_producer_state(log, ps, d.part, 10, ST_PRODUCER_ID_EXPIRATION_MS_DEFAULT), 0);
+    expect_txn_state(log, ps, &o);
+    assert_int_equal(test_file_size(path), ST_TXN_INDEX_ENTRY_BYTES);
+    st_log_close(log);
+    st_producer_state_free(ps);
+    test_dir_remove(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_truncated_tail_at_every_byte),
@@ -1038,6 +1226,8 @@ int main(void) {
         cmocka_unit_test(test_write_after_clean_open_makes_crash_unclean),
         cmocka_unit_test(test_epochs_recovered_from_batches),
         cmocka_unit_test(test_active_indexes_verified_after_clean_open),
+        cmocka_unit_test(test_txn_crash_with_open_transactions_and_an_abort),
+        cmocka_unit_test(test_txn_damaged_index_rebuilt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
