@@ -33,7 +33,7 @@
  *         controller who leads (it starts or stops being active).
  *  3. Step ST_RAFT_EVENT_TICK again at st_raft_next_tick_ms (or earlier).
  *
- * States (Kafka's QuorumState; raft/quorum.c opens each with its invariants):
+ * States (Kafka's QuorumState; raft/quorum_internal.h opens each with its invariants):
  *
  *                    st_raft_create (from quorum-state and the log)
  *                                 |
