@@ -63,6 +63,7 @@ const st_api_entry_t *st_api_entry_find(int16_t api_key) {
 }
 
 int st_handle_api_versions(st_broker_t *b, st_request_t *req) {
+    (void)b;
     st_api_versions_request_t rq;
     if (st_request_decode(req, &rq) != 0) {
         /* KIP-511: a v3+ request whose body does not parse still gets an
@@ -71,6 +72,6 @@ int st_handle_api_versions(st_broker_t *b, st_request_t *req) {
     }
     st_api_versions_response_t *resp = st_request_alloc_response(req);
     st_api_versions_fill(resp, &req->arena);
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }

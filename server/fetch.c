@@ -430,7 +430,7 @@ static void complete(parked_fetch_t *pf) {
     }
     free(pf->waiters);
     free(pf);
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
 }
 
 static void on_fetch_timeout(st_loop_t *loop, void *ctx) {
@@ -552,7 +552,7 @@ int st_handle_fetch(st_broker_t *b, st_request_t *req) {
         st_fetch_response_t *resp = st_request_alloc_response(req);
         resp->error_code = top_error;
         free(pf);
-        st_request_respond(b, req, resp);
+        st_request_respond(req, resp);
         return 0;
     }
 
@@ -611,7 +611,7 @@ int st_handle_fetch(st_broker_t *b, st_request_t *req) {
         probe->session_id = pf->session_id;
         session_commit(pf);
         free(pf);
-        st_request_respond(b, req, probe);
+        st_request_respond(req, probe);
         return 0;
     }
     st_request_release_files(req);

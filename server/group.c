@@ -418,17 +418,17 @@ static void member_touch(member_t *m) {
     st_timer_start(b->loop, &m->session_timer, m->session_timeout_ms, on_session_timeout, m);
 }
 
-static void respond_join_error(st_broker_t *b, st_request_t *req, int16_t error, const char *member_id) {
+static void respond_join_error(st_request_t *req, int16_t error, const char *member_id) {
     st_join_group_response_t *resp = st_request_alloc_response(req);
     resp->error_code = error;
     resp->generation_id = -1;
     resp->protocol_name = req->api_version >= 7 ? st_str_null() : st_str("");
     resp->leader = st_str("");
     resp->member_id = st_str(member_id ? st_arena_strdup(&req->arena, member_id) : "");
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
 }
 
-static void respond_sync(st_broker_t *b, st_request_t *req, int16_t error, const group_t *gr, const member_t *m) {
+static void respond_sync(st_request_t *req, int16_t error, const group_t *gr, const member_t *m) {
     st_sync_group_response_t *resp = st_request_alloc_response(req);
     resp->error_code = error;
     if (error == 0 && gr) {
@@ -440,7 +440,7 @@ static void respond_sync(st_broker_t *b, st_request_t *req, int16_t error, const
                                         m->assignment_len};
     else
         resp->assignment = (st_bytes_t){(const uint8_t *)"", 0};
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
 }
 
 static void member_remove(group_t *gr, member_t *m) {
@@ -448,11 +448,11 @@ static void member_remove(group_t *gr, member_t *m) {
     st_timer_stop(b->loop, &m->session_timer);
     if (m->join_req) {
         m->join_req->pending = NULL;
-        respond_join_error(b, m->join_req, ST_ERR_UNKNOWN_MEMBER_ID, m->member_id);
+        respond_join_error(m->join_req, ST_ERR_UNKNOWN_MEMBER_ID, m->member_id);
     }
     if (m->sync_req) {
         m->sync_req->pending = NULL;
-        respond_sync(b, m->sync_req, ST_ERR_UNKNOWN_MEMBER_ID, NULL, NULL);
+        respond_sync(m->sync_req, ST_ERR_UNKNOWN_MEMBER_ID, NULL, NULL);
     }
     for (member_t **pp = &gr->members; *pp; pp = &(*pp)->next)
         if (*pp == m) {
@@ -602,7 +602,7 @@ static void complete_join(group_t *gr) {
         resp->leader = st_str(st_arena_strdup(&req->arena, gr->leader_id));
         resp->member_id = st_str(st_arena_strdup(&req->arena, m->member_id));
         if (strcmp(m->member_id, gr->leader_id) == 0) fill_join_members(req, resp, gr);
-        st_request_respond(b, req, resp);
+        st_request_respond(req, resp);
     }
 }
 
@@ -651,7 +651,7 @@ static void prepare_rebalance(group_t *gr, const char *reason) {
             st_request_t *req = m->sync_req;
             m->sync_req = NULL;
             req->pending = NULL;
-            respond_sync(b, req, ST_ERR_REBALANCE_IN_PROGRESS, NULL, NULL);
+            respond_sync(req, ST_ERR_REBALANCE_IN_PROGRESS, NULL, NULL);
         }
     }
     if (gr->state != GROUP_PREPARING_REBALANCE) {
@@ -697,7 +697,7 @@ static void member_set_protocols(member_t *m, const st_join_group_request_t *rq)
 
 /* Answers a join without a rebalance: the member's view of the current
  * generation (a lost response, or a static member coming back). */
-static void respond_join_current(st_broker_t *b, st_request_t *req, group_t *gr, member_t *m) {
+static void respond_join_current(st_request_t *req, group_t *gr, member_t *m) {
     st_join_group_response_t *resp = st_request_alloc_response(req);
     resp->generation_id = gr->generation;
     resp->protocol_type = st_str(st_arena_strdup(&req->arena, gr->protocol_type ? gr->protocol_type : ""));
@@ -710,7 +710,7 @@ static void respond_join_current(st_broker_t *b, st_request_t *req, group_t *gr,
      * (v9+) that it need not assign again (KIP-814). */
     if (leader) fill_join_members(req, resp, gr);
     resp->skip_assignment = req->api_version >= 9 && leader && gr->state == GROUP_STABLE;
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
 }
 
 static char *new_member_id(const char *client_id) {
@@ -773,7 +773,7 @@ static bool accepts_joining_member(const group_t *gr, const member_t *m, int32_t
 /* Kafka answers GROUP_MAX_SIZE_REACHED with no member id and drops the
  * refused member (a member beyond the limit that had not rejoined the
  * rebalance yet), so the rebalance need not wait for it. */
-static void refuse_joining_member(st_broker_t *b, st_request_t *req, group_t *gr, member_t *m, const char *member_id,
+static void refuse_joining_member(st_request_t *req, group_t *gr, member_t *m, const char *member_id,
                                   int32_t max_size) {
     ST_INFO("group %s: refusing member %s: group.max.size %d reached", gr->id, member_id[0] ? member_id : "(new)",
             max_size);
@@ -784,7 +784,7 @@ static void refuse_joining_member(st_broker_t *b, st_request_t *req, group_t *gr
     } else if (member_id[0]) {
         left = pending_take(gr, member_id);
     }
-    respond_join_error(b, req, ST_ERR_GROUP_MAX_SIZE_REACHED, "");
+    respond_join_error(req, ST_ERR_GROUP_MAX_SIZE_REACHED, "");
     if (left && gr->state == GROUP_PREPARING_REBALANCE) maybe_complete_join(gr);
 }
 
@@ -832,7 +832,7 @@ int st_handle_find_coordinator(st_broker_t *b, st_request_t *req) {
             }
         }
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -842,26 +842,26 @@ int st_handle_join_group(st_broker_t *b, st_request_t *req) {
     st_groups_t *g = groups_of(b);
     const char *member_id = rq.member_id.len > 0 ? rq.member_id.ptr : "";
     if (rq.group_id.len <= 0) {
-        respond_join_error(b, req, ST_ERR_INVALID_GROUP_ID, member_id);
+        respond_join_error(req, ST_ERR_INVALID_GROUP_ID, member_id);
         return 0;
     }
     if (rq.session_timeout_ms < st_config_get_int(b->config, "group.min.session.timeout.ms") ||
         rq.session_timeout_ms > st_config_get_int(b->config, "group.max.session.timeout.ms")) {
-        respond_join_error(b, req, ST_ERR_INVALID_SESSION_TIMEOUT, member_id);
+        respond_join_error(req, ST_ERR_INVALID_SESSION_TIMEOUT, member_id);
         return 0;
     }
     if (rq.protocol_type.len <= 0 || rq.protocols_count <= 0) {
-        respond_join_error(b, req, ST_ERR_INCONSISTENT_GROUP_PROTOCOL, member_id);
+        respond_join_error(req, ST_ERR_INCONSISTENT_GROUP_PROTOCOL, member_id);
         return 0;
     }
     if (!offsets_partition(g, rq.group_id.ptr, true)) {
-        respond_join_error(b, req, ST_ERR_COORDINATOR_NOT_AVAILABLE, member_id);
+        respond_join_error(req, ST_ERR_COORDINATOR_NOT_AVAILABLE, member_id);
         return 0;
     }
     group_t *gr = group_find(g, rq.group_id.ptr);
     if (!gr) gr = group_create(g, rq.group_id.ptr);
     if (gr->state == GROUP_DEAD) {
-        respond_join_error(b, req, ST_ERR_COORDINATOR_NOT_AVAILABLE, member_id);
+        respond_join_error(req, ST_ERR_COORDINATOR_NOT_AVAILABLE, member_id);
         return 0;
     }
     const char *instance_id = rq.group_instance_id.len >= 0 ? rq.group_instance_id.ptr : NULL;
@@ -871,13 +871,13 @@ int st_handle_join_group(st_broker_t *b, st_request_t *req) {
     member_t *joining = member_id[0] ? member_find(gr, member_id) : member_by_instance(gr, instance_id);
     int32_t max_size = st_config_get_int(b->config, "group.max.size");
     if (!accepts_joining_member(gr, joining, max_size)) {
-        refuse_joining_member(b, req, gr, joining, member_id, max_size);
+        refuse_joining_member(req, gr, joining, member_id, max_size);
         return 0;
     }
     /* The protocol type and at least one protocol must match the group's. */
     if (gr->member_count > 0) {
         if (!str_eq(gr->protocol_type, rq.protocol_type.ptr)) {
-            respond_join_error(b, req, ST_ERR_INCONSISTENT_GROUP_PROTOCOL, member_id);
+            respond_join_error(req, ST_ERR_INCONSISTENT_GROUP_PROTOCOL, member_id);
             return 0;
         }
         bool common = false;
@@ -888,7 +888,7 @@ int st_handle_join_group(st_broker_t *b, st_request_t *req) {
             common = all;
         }
         if (!common) {
-            respond_join_error(b, req, ST_ERR_INCONSISTENT_GROUP_PROTOCOL, member_id);
+            respond_join_error(req, ST_ERR_INCONSISTENT_GROUP_PROTOCOL, member_id);
             return 0;
         }
     }
@@ -913,12 +913,12 @@ int st_handle_join_group(st_broker_t *b, st_request_t *req) {
                 st_request_t *old = existing->join_req;
                 existing->join_req = NULL;
                 old->pending = NULL;
-                respond_join_error(b, old, ST_ERR_FENCED_INSTANCE_ID, "");
+                respond_join_error(old, ST_ERR_FENCED_INSTANCE_ID, "");
             }
             if (gr->state == GROUP_STABLE && protocols_equal(existing, &rq)) {
                 member_touch(existing);
                 store_group(gr);
-                respond_join_current(b, req, gr, existing);
+                respond_join_current(req, gr, existing);
                 return 0;
             }
             m = existing;
@@ -926,7 +926,7 @@ int st_handle_join_group(st_broker_t *b, st_request_t *req) {
             /* KIP-394: hand out an id first; the member joins with it. */
             char *fresh = new_member_id(client_id_of(req));
             pending_add(gr, fresh);
-            respond_join_error(b, req, ST_ERR_MEMBER_ID_REQUIRED, fresh);
+            respond_join_error(req, ST_ERR_MEMBER_ID_REQUIRED, fresh);
             free(fresh);
             return 0;
         }
@@ -935,15 +935,15 @@ int st_handle_join_group(st_broker_t *b, st_request_t *req) {
         if (!m) {
             member_t *holder = member_by_instance(gr, instance_id);
             if (holder) {
-                respond_join_error(b, req, ST_ERR_FENCED_INSTANCE_ID, member_id);
+                respond_join_error(req, ST_ERR_FENCED_INSTANCE_ID, member_id);
                 return 0;
             }
             if (!pending_take(gr, member_id)) {
-                respond_join_error(b, req, ST_ERR_UNKNOWN_MEMBER_ID, member_id);
+                respond_join_error(req, ST_ERR_UNKNOWN_MEMBER_ID, member_id);
                 return 0;
             }
         } else if (instance_id && !str_eq(m->instance_id, instance_id)) {
-            respond_join_error(b, req, ST_ERR_FENCED_INSTANCE_ID, member_id);
+            respond_join_error(req, ST_ERR_FENCED_INSTANCE_ID, member_id);
             return 0;
         }
     }
@@ -978,13 +978,13 @@ int st_handle_join_group(st_broker_t *b, st_request_t *req) {
         !(gr->leader_id && strcmp(gr->leader_id, m->member_id) == 0 && gr->state == GROUP_STABLE)) {
         /* A follower with unchanged metadata: its view of this generation. */
         member_touch(m);
-        respond_join_current(b, req, gr, m);
+        respond_join_current(req, gr, m);
         return 0;
     }
     if (m->join_req) {
         st_request_t *old = m->join_req;
         old->pending = NULL;
-        respond_join_error(b, old, ST_ERR_UNKNOWN_MEMBER_ID, m->member_id);
+        respond_join_error(old, ST_ERR_UNKNOWN_MEMBER_ID, m->member_id);
     }
     m->join_req = req;
     req->pending = m;
@@ -1010,40 +1010,40 @@ int st_handle_sync_group(st_broker_t *b, st_request_t *req) {
     group_t *gr = rq.group_id.len > 0 ? group_find(groups_of(b), rq.group_id.ptr) : NULL;
     member_t *m = gr ? member_find(gr, rq.member_id.ptr ? rq.member_id.ptr : "") : NULL;
     if (!gr || !m) {
-        respond_sync(b, req, ST_ERR_UNKNOWN_MEMBER_ID, NULL, NULL);
+        respond_sync(req, ST_ERR_UNKNOWN_MEMBER_ID, NULL, NULL);
         return 0;
     }
     const char *instance_id = rq.group_instance_id.len >= 0 ? rq.group_instance_id.ptr : NULL;
     if (instance_id && !str_eq(m->instance_id, instance_id)) {
-        respond_sync(b, req, ST_ERR_FENCED_INSTANCE_ID, NULL, NULL);
+        respond_sync(req, ST_ERR_FENCED_INSTANCE_ID, NULL, NULL);
         return 0;
     }
     if (rq.generation_id != gr->generation) {
-        respond_sync(b, req, ST_ERR_ILLEGAL_GENERATION, NULL, NULL);
+        respond_sync(req, ST_ERR_ILLEGAL_GENERATION, NULL, NULL);
         return 0;
     }
     if ((rq.protocol_type.len >= 0 && !str_eq(gr->protocol_type, rq.protocol_type.ptr)) ||
         (rq.protocol_name.len >= 0 && !str_eq(gr->protocol_name, rq.protocol_name.ptr))) {
-        respond_sync(b, req, ST_ERR_INCONSISTENT_GROUP_PROTOCOL, NULL, NULL);
+        respond_sync(req, ST_ERR_INCONSISTENT_GROUP_PROTOCOL, NULL, NULL);
         return 0;
     }
     member_touch(m);
     if (gr->state == GROUP_PREPARING_REBALANCE) {
-        respond_sync(b, req, ST_ERR_REBALANCE_IN_PROGRESS, NULL, NULL);
+        respond_sync(req, ST_ERR_REBALANCE_IN_PROGRESS, NULL, NULL);
         return 0;
     }
     if (gr->state == GROUP_STABLE) {
-        respond_sync(b, req, 0, gr, m);
+        respond_sync(req, 0, gr, m);
         return 0;
     }
     if (gr->state != GROUP_COMPLETING_REBALANCE) {
-        respond_sync(b, req, ST_ERR_UNKNOWN_MEMBER_ID, NULL, NULL);
+        respond_sync(req, ST_ERR_UNKNOWN_MEMBER_ID, NULL, NULL);
         return 0;
     }
     if (m->sync_req) {
         st_request_t *old = m->sync_req;
         old->pending = NULL;
-        respond_sync(b, old, ST_ERR_REBALANCE_IN_PROGRESS, NULL, NULL);
+        respond_sync(old, ST_ERR_REBALANCE_IN_PROGRESS, NULL, NULL);
     }
     m->sync_req = req;
     req->pending = m;
@@ -1064,7 +1064,7 @@ int st_handle_sync_group(st_broker_t *b, st_request_t *req) {
         if (!sreq) continue;
         o->sync_req = NULL;
         sreq->pending = NULL;
-        respond_sync(b, sreq, err ? ST_ERR_COORDINATOR_NOT_AVAILABLE : 0, gr, o);
+        respond_sync(sreq, err ? ST_ERR_COORDINATOR_NOT_AVAILABLE : 0, gr, o);
     }
     return 0;
 }
@@ -1086,7 +1086,7 @@ int st_handle_heartbeat(st_broker_t *b, st_request_t *req) {
         if (!m->join_req) member_touch(m);
         resp->error_code = gr->state == GROUP_PREPARING_REBALANCE ? ST_ERR_REBALANCE_IN_PROGRESS : 0;
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -1133,7 +1133,7 @@ int st_handle_leave_group(st_broker_t *b, st_request_t *req) {
         if (!gr) resp->error_code = ST_ERR_UNKNOWN_MEMBER_ID;
         if (gr && any) after_members_left(gr, "a member left");
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -1214,7 +1214,7 @@ int st_handle_offset_commit(st_broker_t *b, st_request_t *req) {
         }
     }
     rs_free(&rs);
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -1318,7 +1318,7 @@ int st_handle_offset_fetch(st_broker_t *b, st_request_t *req) {
             }
         }
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -1361,7 +1361,7 @@ int st_handle_describe_groups(st_broker_t *b, st_request_t *req) {
                                                  stable ? m->assignment_len : 0};
         }
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -1388,7 +1388,7 @@ int st_handle_list_groups(st_broker_t *b, st_request_t *req) {
             lg->group_type = st_str("classic");
         }
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -1453,7 +1453,7 @@ int st_handle_delete_groups(st_broker_t *b, st_request_t *req) {
             }
         }
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -1489,7 +1489,7 @@ int st_handle_offset_delete(st_broker_t *b, st_request_t *req) {
     group_t *gr = rq.group_id.len > 0 ? group_find(g, rq.group_id.ptr) : NULL;
     if (!gr) {
         resp->error_code = rq.group_id.len > 0 ? ST_ERR_GROUP_ID_NOT_FOUND : ST_ERR_INVALID_GROUP_ID;
-        st_request_respond(b, req, resp);
+        st_request_respond(req, resp);
         return 0;
     }
     int32_t nt = rq.topics_count > 0 ? rq.topics_count : 0;
@@ -1527,7 +1527,7 @@ int st_handle_offset_delete(st_broker_t *b, st_request_t *req) {
                                   resp->topics[i].partitions[k].partition_index);
     }
     rs_free(&rs);
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 

@@ -284,7 +284,7 @@ int st_handle_create_topics(st_broker_t *b, st_request_t *req) {
             topic_result_init(r, rq.topics[i].name);
             topic_result_fail(r, ST_ERR_POLICY_VIOLATION, st_str("Excessively large number of partitions per request."));
         }
-        st_request_respond(b, req, resp);
+        st_request_respond(req, resp);
         return 0;
     }
 
@@ -355,7 +355,7 @@ int st_handle_create_topics(st_broker_t *b, st_request_t *req) {
         r->replication_factor = 1;
         fill_created_configs(b, req, r, nc, cnames, cvalues);
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -417,7 +417,7 @@ int st_handle_delete_topics(st_broker_t *b, st_request_t *req) {
             r->error_code = v < 3 ? ST_ERR_INVALID_REQUEST : ST_ERR_TOPIC_DELETION_DISABLED;
             r->error_message = v < 3 ? st_str("Topic deletion is disabled.") : st_str_null();
         }
-        st_request_respond(b, req, resp);
+        st_request_respond(req, resp);
         return 0;
     }
 
@@ -503,7 +503,7 @@ int st_handle_delete_topics(st_broker_t *b, st_request_t *req) {
             it->result->error_message = st_str_null();
         }
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -581,7 +581,7 @@ int st_handle_create_partitions(st_broker_t *b, st_request_t *req) {
         r->error_code = (int16_t)err;
         r->error_message = msg;
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -749,7 +749,7 @@ int st_handle_describe_configs(st_broker_t *b, st_request_t *req) {
             break;
         }
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -1068,7 +1068,7 @@ int st_handle_alter_configs(st_broker_t *b, st_request_t *req) {
         resp->responses[i].resource_type = rq.resources[i].resource_type;
         resp->responses[i].resource_name = rq.resources[i].resource_name;
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -1101,7 +1101,7 @@ int st_handle_incremental_alter_configs(st_broker_t *b, st_request_t *req) {
         resp->responses[i].resource_type = rq.resources[i].resource_type;
         resp->responses[i].resource_name = rq.resources[i].resource_name;
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -1127,7 +1127,7 @@ int st_handle_describe_cluster(st_broker_t *b, st_request_t *req) {
         /* A broker lists brokers only; controllers answer for controllers. */
         resp->error_code = ST_ERR_UNSUPPORTED_ENDPOINT_TYPE;
         resp->error_message = arena_printf(req, "The broker does not serve endpoint type %d", rq.endpoint_type);
-        st_request_respond(b, req, resp);
+        st_request_respond(req, resp);
         return 0;
     }
     resp->controller_id = b->node_id;
@@ -1139,7 +1139,7 @@ int st_handle_describe_cluster(st_broker_t *b, st_request_t *req) {
     resp->brokers[0].rack = st_str_null();
     resp->cluster_authorized_operations =
         rq.include_cluster_authorized_operations ? CLUSTER_AUTHORIZED_OPERATIONS : INT32_MIN;
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -1254,7 +1254,7 @@ int st_handle_describe_log_dirs(st_broker_t *b, st_request_t *req) {
         r->total_bytes = (int64_t)fs.f_blocks * (int64_t)fs.f_frsize;
         r->usable_bytes = (int64_t)fs.f_bavail * (int64_t)fs.f_frsize;
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -1294,6 +1294,6 @@ int st_handle_describe_producers(st_broker_t *b, st_request_t *req) {
             }
         }
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }

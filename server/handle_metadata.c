@@ -85,7 +85,7 @@ int st_handle_metadata(st_broker_t *b, st_request_t *req) {
         resp->topics = st_arena_alloc(&req->arena, (size_t)(b->topic_count ? b->topic_count : 1) * sizeof *resp->topics);
         all_ctx_t ac = {b, req, resp};
         st_broker_each_topic(b, add_any_topic, &ac);
-        st_request_respond(b, req, resp);
+        st_request_respond(req, resp);
         return 0;
     }
     bool allow_create = v < 4 || rq.allow_auto_topic_creation;
@@ -130,6 +130,6 @@ int st_handle_metadata(st_broker_t *b, st_request_t *req) {
         }
         fill_topic(b, req, t, out);
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }

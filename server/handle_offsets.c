@@ -171,7 +171,7 @@ int st_handle_list_offsets(st_broker_t *b, st_request_t *req) {
             }
         }
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -208,7 +208,7 @@ int st_handle_offset_for_leader_epoch(st_broker_t *b, st_request_t *req) {
             st_log_end_offset_for_epoch(p->log, pr->leader_epoch, &out->leader_epoch, &out->end_offset);
         }
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }
 
@@ -258,6 +258,6 @@ int st_handle_delete_records(st_broker_t *b, st_request_t *req) {
             if (out->error_code != 0) out->low_watermark = -1;
         }
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }

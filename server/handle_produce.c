@@ -98,7 +98,7 @@ static bool produce_partition_step(st_broker_t *b, st_request_t *req, produce_pr
     st_batch_check_t check;
     const st_batch_check_t *validated = NULL;
     if (pp->validating) {
-        int64_t deadline = st_request_work_deadline_us(b, pp->slice_started_us);
+        int64_t deadline = st_request_work_deadline_us(req, pp->slice_started_us);
         while (!st_batch_validation_step(&pp->validation, PRODUCE_STEP_BYTES))
             if (st_monotonic_us() >= deadline) return false;
         st_batch_validation_end(&pp->validation, &check);
@@ -136,7 +136,7 @@ static void produce_run(st_broker_t *b, st_request_t *req) {
         int32_t n = pp->resp->responses[pp->topic_index].partition_responses_count;
         for (; pp->partition_index < n; pp->partition_index++) {
             if (!produce_partition_step(b, req, pp)) {
-                st_request_defer(b, req, produce_run);
+                st_request_defer(req, produce_run);
                 return;
             }
         }
@@ -144,10 +144,10 @@ static void produce_run(st_broker_t *b, st_request_t *req) {
     req->pending = NULL;
     req->cancel_pending = NULL;
     if (pp->rq.acks == 0) {
-        st_request_finish_silently(b, req);
+        st_request_finish_silently(req);
         return;
     }
-    st_request_respond(b, req, pp->resp);
+    st_request_respond(req, pp->resp);
 }
 
 int st_handle_produce(st_broker_t *b, st_request_t *req) {
@@ -200,6 +200,6 @@ int st_handle_init_producer_id(st_broker_t *b, st_request_t *req) {
             resp->producer_epoch = 0;
         }
     }
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
     return 0;
 }

@@ -153,7 +153,8 @@ void *st_request_alloc_response(st_request_t *req) {
     return m;
 }
 
-void st_request_respond(st_broker_t *b, st_request_t *req, const void *response_body) {
+void st_request_respond(st_request_t *req, const void *response_body) {
+    st_broker_t *b = req->broker;
     if (!req->conn) {
         /* The connection closed while the request waited. */
         request_free(req);
@@ -175,7 +176,8 @@ void st_request_respond(st_broker_t *b, st_request_t *req, const void *response_
     if (req->conn) st_conn_response_ready(b, req->conn);
 }
 
-void st_request_finish_silently(st_broker_t *b, st_request_t *req) {
+void st_request_finish_silently(st_request_t *req) {
+    st_broker_t *b = req->broker;
     metrics_request_done(b, req);
     req->done = true;
     req->no_response = true;
@@ -184,13 +186,13 @@ void st_request_finish_silently(st_broker_t *b, st_request_t *req) {
 
 /* Sends a v0 ApiVersions answer for a version the broker does not support:
  * error UNSUPPORTED_VERSION plus the ranges, so the client can retry. */
-static void respond_api_versions_unsupported(st_broker_t *b, st_request_t *req) {
+static void respond_api_versions_unsupported(st_request_t *req) {
     st_api_versions_response_t *resp = st_arena_alloc(&req->arena, sizeof *resp);
     st_api_versions_response_init(resp);
     resp->error_code = ST_ERR_UNSUPPORTED_VERSION;
     st_api_versions_fill(resp, &req->arena);
     req->api_version = 0;
-    st_request_respond(b, req, resp);
+    st_request_respond(req, resp);
 }
 
 /* Parses the header of a complete frame and runs its handler. Returns
@@ -200,6 +202,7 @@ static st_request_t *request_new(st_conn_t *c) {
     if (!req) abort();
     st_arena_init(&req->arena);
     req->conn = c;
+    req->broker = c->broker;
     return req;
 }
 
@@ -270,7 +273,7 @@ static bool conn_dispatch(st_conn_t *c, st_request_t *req, uint8_t *frame, int32
         if (req->api_key == ST_API_API_VERSIONS) {
             ST_INFO("%s asked for ApiVersions v%d; answered UNSUPPORTED_VERSION with the supported ranges (KIP-511)",
                     c->peer, req->api_version);
-            respond_api_versions_unsupported(b, req);
+            respond_api_versions_unsupported(req);
             return true;
         }
         ST_WARN("closing %s: unsupported version %d of %s (supported %d-%d)", c->peer, req->api_version,
@@ -698,14 +701,16 @@ static void flush_ready_list(st_broker_t *b) {
  * turn therefore works at most about ST_TURN_WORK_US for the handlers of its
  * events plus one slice for deferred requests. */
 
-int64_t st_request_work_deadline_us(const st_broker_t *b, int64_t started_us) {
+int64_t st_request_work_deadline_us(const st_request_t *req, int64_t started_us) {
+    const st_broker_t *b = req->broker;
     int64_t turn = b->deferred_deadline_us ? b->deferred_deadline_us
                                            : st_loop_turn_started_us(b->loop) + ST_TURN_WORK_US;
     int64_t slice = started_us + ST_REQUEST_SLICE_US;
     return slice < turn ? slice : turn;
 }
 
-void st_request_defer(st_broker_t *b, st_request_t *req, void (*resume)(st_broker_t *b, st_request_t *req)) {
+void st_request_defer(st_request_t *req, void (*resume)(st_broker_t *b, st_request_t *req)) {
+    st_broker_t *b = req->broker;
     req->resume = resume;
     req->deferred = true;
     req->deferred_next = NULL;

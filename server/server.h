@@ -97,6 +97,7 @@ struct st_topic {
 _Static_assert(ST_TURN_WORK_US >= ST_REQUEST_SLICE_US, "a turn holds at least one request's slice");
 
 struct st_request {
+    st_broker_t *broker; /* the broker it was read by */
     st_conn_t *conn; /* NULL once the connection closed under it */
     st_arena_t arena;
     int16_t api_key;
@@ -163,9 +164,9 @@ void st_api_versions_fill(st_api_versions_response_t *resp, st_arena_t *arena);
 
 /* Encodes the response header and body into req->response and marks it
  * done; the connection sends responses in request order. */
-void st_request_respond(st_broker_t *b, st_request_t *req, const void *response_body);
+void st_request_respond(st_request_t *req, const void *response_body);
 /* Marks an acks=0 produce done without a response. */
-void st_request_finish_silently(st_broker_t *b, st_request_t *req);
+void st_request_finish_silently(st_request_t *req);
 /* The response reads from `file`: the request takes over the reference and
  * releases it once the response has been sent or dropped. While a
  * connection has ST_CONN_FILE_RESPONSES_MAX such responses waiting to be
@@ -180,12 +181,12 @@ void st_request_release_files(st_request_t *req);
  * deferred requests taking turns, until it responds or defers again. The
  * connection reads no further requests meanwhile, so its responses still
  * leave in order. */
-void st_request_defer(st_broker_t *b, st_request_t *req, void (*resume)(st_broker_t *b, st_request_t *req));
+void st_request_defer(st_request_t *req, void (*resume)(st_broker_t *b, st_request_t *req));
 /* Monotonic µs past which a handler that began (or resumed) its work at
  * `started_us` should stop and defer the rest: after its slice, or the
  * turn's budget, whichever comes first. Do at least one bounded step first,
  * so that everything progresses. */
-int64_t st_request_work_deadline_us(const st_broker_t *b, int64_t started_us);
+int64_t st_request_work_deadline_us(const st_request_t *req, int64_t started_us);
 /* Frees a request whose connection closed while it was parked. */
 void st_request_release_detached(st_request_t *req);
 /* Decodes the body with the generated decoder for req's API; 0 or ST_ERR_DECODE. */
