@@ -26,7 +26,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 /* Largest step the decompressors write at once; keeps the writer from
  * growing far past what the payload really produces. */

@@ -12,7 +12,7 @@
 #include <zlib.h>
 
 #include "protocol/compression.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 #define LEGACY_MAGIC_V0 0
 #define LEGACY_MAGIC_V1 1

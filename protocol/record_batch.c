@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "protocol/crc32c.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 /* Byte offsets of the fixed header fields (see the layout in the header). */
 #define BATCH_BASE_OFFSET_AT 0

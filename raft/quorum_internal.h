@@ -47,7 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 #define NO_NODE (-1)
 /* Kafka: the leader resigns after 1.5 fetch timeouts without fetches from

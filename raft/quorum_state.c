@@ -4,7 +4,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 int st_quorum_state_encode(const st_raft_quorum_state_t *s, const int32_t *voters, int32_t voter_count, char *buf,
                            size_t cap) {

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "protocol/record_batch.h"
 
 const st_uuid_t st_quorum_topic_id = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};

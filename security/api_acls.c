@@ -2,7 +2,7 @@
 
 #include <stddef.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "security/authorizer.h"
 
 #define OP(x) ST_ACL_OP_##x

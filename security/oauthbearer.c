@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "security/base64.h"
 
 static const char *const STATE_NAMES[] = {"AWAIT_RESPONSE", "AWAIT_ERROR_ACK", "COMPLETE", "FAILED"};

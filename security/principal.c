@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "security/regex.h"
 
 typedef struct rule {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 static const char *const MECHANISM_NAMES[ST_SASL_MECHANISM_COUNT] = {
     [ST_SASL_PLAIN] = "PLAIN",

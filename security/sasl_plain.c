@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 static const char *const STATE_NAMES[] = {"AWAIT_RESPONSE", "COMPLETE", "FAILED"};
 

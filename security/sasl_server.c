@@ -4,7 +4,7 @@
 
 #include <openssl/rand.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 int st_sasl_server_init(st_sasl_server_t *s, st_sasl_mechanism_t mechanism, bool reauthenticating,
                         const st_sasl_callbacks_t *callbacks, const uint8_t random[ST_SCRAM_SERVER_NONCE_RANDOM_BYTES]) {

@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "security/base64.h"
 
 static const char *const STATE_NAMES[] = {"RECEIVE_CLIENT_FIRST_MESSAGE", "RECEIVE_CLIENT_FINAL_MESSAGE",

@@ -32,7 +32,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 /* ---- The tables ---------------------------------------------------------- */
 

@@ -25,7 +25,7 @@
 #include "common/log.h"
 #include "protocol/arena.h"
 #include "protocol/buf.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "protocol/messages.h"
 #include "protocol/record_batch.h"
 #include "server/config.h"

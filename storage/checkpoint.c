@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "storage/fsutil.h"
 
 /* Longest line: a 20-character int64, a space, another, a newline. */

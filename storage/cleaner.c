@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "storage/fsutil.h"
 
 /* Output is written in chunks of about this size. */

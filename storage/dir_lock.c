@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "storage/fsutil.h"
 
 /* A release that undid its creation unlinks the file between another

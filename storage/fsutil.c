@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 int st_fs_pwrite_full(int fd, const void *data, size_t len, int64_t pos) {
     const uint8_t *p = data;

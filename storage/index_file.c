@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 static void unmap(st_index_file_t *f) {
     if (f->map) munmap(f->map, f->map_bytes);

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "protocol/record_batch.h"
 #include "storage/checkpoint.h"
 #include "storage/cleaner.h"

@@ -1,7 +1,7 @@
 #include "storage/offset_index.h"
 
 #include "protocol/buf.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 static void entry_at(const st_offset_index_t *idx, int32_t i, int64_t *offset, int64_t *position) {
     const uint8_t *e = st_index_file_entry(&idx->file, i);

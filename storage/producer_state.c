@@ -58,7 +58,7 @@
 
 #include "protocol/buf.h"
 #include "protocol/crc32c.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "storage/fsutil.h"
 #include "storage/snapshot_files.h"
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "protocol/crc32c.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "storage/fsutil.h"
 
 /* Read granularity for header scans and CRC checks in recovery. */

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "storage/fsutil.h"
 
 #define SNAPSHOT_SUFFIX ".snapshot"

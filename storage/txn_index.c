@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "protocol/buf.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "protocol/record_batch.h"
 #include "storage/fsutil.h"
 

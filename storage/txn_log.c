@@ -1,7 +1,7 @@
 #include "storage/txn_log.h"
 
 #include "protocol/buf.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 int st_txn_log_write_marker(st_log_t *log, st_producer_state_t *ps, int64_t producer_id, int16_t producer_epoch,
                             const st_txn_marker_t *marker, int16_t transaction_version, int32_t leader_epoch,

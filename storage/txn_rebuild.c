@@ -1,6 +1,6 @@
 #include "storage/txn_rebuild.h"
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "storage/producer_state.h"
 
 /* Replays segment `seg` from `from` on; markers that end an aborted

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 
 

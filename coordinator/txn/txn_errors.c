@@ -1,6 +1,6 @@
 #include "coordinator/txn/txn_errors.h"
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "protocol/messages.h"
 
 int st_txn_error_for_append(int error) {

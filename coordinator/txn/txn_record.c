@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "protocol/messages.h"
 
 static const char *const status_names[ST_TXN_STATUS_COUNT] = {

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 #define NO_PRODUCER_ID (-1)
 #define NO_EPOCH (-1)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "protocol/compression.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 #define FUZZ_MAX_OUT_BYTES (1024 * 1024)
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "raft/quorum.h"
 #include "raft/quorum_state.h"
 #include "raft/quorum_wire.h"

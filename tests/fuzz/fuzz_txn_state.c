@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "coordinator/txn/txn_state.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 #define QUEUED_MAX 64
 

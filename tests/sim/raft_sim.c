@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "raft/quorum.h"
 
 #define SIM_NODES_MAX (ST_RAFT_VOTERS_MAX + 2)

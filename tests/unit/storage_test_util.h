@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "protocol/record_batch.h"
 #include "storage/fsutil.h"
 #include "storage/log.h"

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "protocol/messages.h"
 #include "security/api_acls.h"
 #include "security/authorizer.h"

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "security/authorizer.h"
 
 static st_uuid_t uuid_of(uint32_t n) {

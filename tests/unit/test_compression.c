@@ -12,7 +12,7 @@
 #include <snappy-c.h>
 
 #include "protocol/compression.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 #define MIB (1024u * 1024u)
 

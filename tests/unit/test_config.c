@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "server/config.h"
 
 /* ---- helpers -------------------------------------------------------------- */

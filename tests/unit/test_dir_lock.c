@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "storage/dir_lock.h"
 
 static char g_root[64];

@@ -19,7 +19,7 @@
 #include <zlib.h>
 
 #include "protocol/compression.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "protocol/legacy_records.h"
 #include "protocol/record_batch.h"
 

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "raft/metadata_log.h"
 #include "storage/fsutil.h"
 #include "storage/log.h"

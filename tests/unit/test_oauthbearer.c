@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "security/base64.h"
 #include "security/oauthbearer.h"
 #include "security/sasl_server.h"

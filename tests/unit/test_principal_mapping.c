@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "security/principal.h"
 #include "security/regex.h"
 #include "security/sasl.h"

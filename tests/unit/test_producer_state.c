@@ -18,7 +18,7 @@
 
 #include "protocol/buf.h"
 #include "protocol/crc32c.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "storage/producer_state.h"
 
 #define PID 1000

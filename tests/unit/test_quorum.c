@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "raft/quorum.h"
 
 static st_raft_update_t up; /* large: one for all tests */

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "raft/quorum_state.h"
 
 static void test_writes_kafkas_version_0(void **state) {

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "protocol/record_batch.h"
 #include "raft/quorum_wire.h"
 

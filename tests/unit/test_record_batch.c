@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "protocol/crc32c.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "protocol/record_batch.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

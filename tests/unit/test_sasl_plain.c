@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "security/base64.h"
 #include "security/sasl.h"
 #include "security/sasl_plain.h"

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "security/base64.h"
 #include "security/sasl_server.h"
 #include "security/scram.h"

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "coordinator/txn/txn_state.h"
-#include "protocol/errors.h"
+#include "common/errors.h"
 #include "protocol/messages.h"
 
 #define T0 1700000000000LL

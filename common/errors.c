@@ -1,9 +1,9 @@
-#include "protocol/errors.h"
+#include "common/errors.h"
 
 const char *st_err_name(int code) {
     switch (code) {
 #define ST_ERROR_CODE(c, name, retriable) case c: return #name;
-#include "protocol/errors.def"
+#include "common/errors.def"
 #undef ST_ERROR_CODE
     case ST_ERR_IO: return "IO_ERROR";
     case ST_ERR_NO_MEMORY: return "NO_MEMORY";
@@ -18,7 +18,7 @@ const char *st_err_name(int code) {
 bool st_err_retriable(int code) {
     switch (code) {
 #define ST_ERROR_CODE(c, name, retriable) case c: return retriable;
-#include "protocol/errors.def"
+#include "common/errors.def"
 #undef ST_ERROR_CODE
     default: return false;
     }

@@ -10,7 +10,7 @@
 
 typedef enum st_err {
 #define ST_ERROR_CODE(code, name, retriable) ST_ERR_##name = (code),
-#include "protocol/errors.def"
+#include "common/errors.def"
 #undef ST_ERROR_CODE
     ST_ERR_INTERNAL_BASE = -1000,
     ST_ERR_IO = -1001,          /* a read, write or fsync failed */
