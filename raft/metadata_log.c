@@ -111,7 +111,7 @@ static int replay_batch(void *ctx, const uint8_t *batch, size_t len) {
             err = derr;
             break;
         }
-        rc->m->apply(rc->m->ctx, &mr);
+        rc->m->apply(rc->m->ctx, &mr, ST_METADATA_REPLAYED);
     }
     st_arena_free(&arena);
     rc->error = err;
@@ -178,6 +178,6 @@ int st_metadata_log_append(st_metadata_log_t *m, const st_metadata_record_t *rec
     st_writer_free(&value);
     st_batch_builder_free(&builder);
     if (err != 0) return err;
-    for (int32_t i = 0; i < count; i++) m->apply(m->ctx, &records[i]);
+    for (int32_t i = 0; i < count; i++) m->apply(m->ctx, &records[i], ST_METADATA_COMMITTED);
     return 0;
 }

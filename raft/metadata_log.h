@@ -37,8 +37,17 @@ typedef struct st_metadata_record {
     const void *message; /* st_topic_record_t etc. matching type */
 } st_metadata_record_t;
 
+/* How a record reaches apply: read back while the log opens (the state it
+ * builds is not live yet: the broker opens partition logs only after the
+ * whole replay), or just made durable by st_metadata_log_append. */
+typedef enum st_metadata_apply_phase {
+    ST_METADATA_REPLAYED,
+    ST_METADATA_COMMITTED,
+} st_metadata_apply_phase_t;
+
 /* Called for every record, in log order, at replay and after each append. */
-typedef void (*st_metadata_apply_fn)(void *ctx, const st_metadata_record_t *record);
+typedef void (*st_metadata_apply_fn)(void *ctx, const st_metadata_record_t *record,
+                                     st_metadata_apply_phase_t phase);
 
 typedef struct st_metadata_log st_metadata_log_t;
 

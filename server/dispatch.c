@@ -9,8 +9,12 @@
  * them sends those batches uncompressed. A v0-v2 request is still refused
  * (connection closed, as for any unsupported version).
  */
+#include "server/dispatch.h"
+
+#include "broker/broker.h"
 #include "server/group.h"
-#include "server/server.h"
+
+static int st_handle_api_versions(st_broker_t *b, st_request_t *req);
 
 /* key, served versions, handler, listed from v0 in ApiVersions */
 const st_api_entry_t st_api_table[] = {
@@ -45,25 +49,7 @@ const st_api_entry_t st_api_table[] = {
 };
 const int st_api_table_count = (int)(sizeof st_api_table / sizeof st_api_table[0]);
 
-void st_api_versions_fill(st_api_versions_response_t *resp, st_arena_t *arena) {
-    resp->api_keys = st_arena_alloc(arena, (size_t)st_api_table_count * sizeof *resp->api_keys);
-    for (int i = 0; i < st_api_table_count; i++) {
-        const st_api_entry_t *e = &st_api_table[i];
-        resp->api_keys[i].api_key = e->api_key;
-        resp->api_keys[i].min_version = e->listed_from_v0 ? 0 : e->min_version;
-        resp->api_keys[i].max_version = e->max_version;
-    }
-    resp->api_keys_count = st_api_table_count;
-}
-
-const st_api_entry_t *st_api_entry_find(int16_t api_key) {
-    for (int i = 0; i < st_api_table_count; i++)
-        if (st_api_table[i].api_key == api_key) return &st_api_table[i];
-    return NULL;
-}
-
-int st_handle_api_versions(st_broker_t *b, st_request_t *req) {
-    (void)b;
+static int st_handle_api_versions(st_broker_t *b, st_request_t *req) {
     st_api_versions_request_t rq;
     if (st_request_decode(req, &rq) != 0) {
         /* KIP-511: a v3+ request whose body does not parse still gets an
@@ -71,7 +57,7 @@ int st_handle_api_versions(st_broker_t *b, st_request_t *req) {
         if (req->api_version < 3) return ST_ERR_DECODE;
     }
     st_api_versions_response_t *resp = st_request_alloc_response(req);
-    st_api_versions_fill(resp, &req->arena);
+    st_net_api_versions_fill(&b->net, resp, &req->arena);
     st_request_respond(req, resp);
     return 0;
 }

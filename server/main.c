@@ -17,7 +17,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "server/server.h"
+#include "server/node.h"
 #include "strata_version.h"
 
 static void usage(FILE *out) {

@@ -279,7 +279,7 @@ def check_bad_per_ip_overrides():
 TOPIC = "fds"
 READERS = 20
 FETCHES_EACH = 100
-FILE_RESPONSES_MAX = 4  # ST_CONN_FILE_RESPONSES_MAX in server/server.h
+FILE_RESPONSES_MAX = 4  # ST_CONN_FILE_RESPONSES_MAX in net/net.h
 
 
 def fetch_v4(corr, topic, max_bytes=1 << 20):

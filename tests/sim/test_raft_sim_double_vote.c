@@ -2,7 +2,7 @@
  * The simulation around a core built with ST_RAFT_TEST_DOUBLE_VOTE (it
  * votes for every up-to-date candidate, several per epoch): the checker
  * must report two leaders in one epoch, and the replay line must name the
- * seed. Linked only with that test build of raft/quorum.c.
+ * seed. Linked only with that test build of raft/quorum_step.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -28,11 +28,13 @@ typedef struct seen {
     int count;
     uint8_t *bytes[SEEN_MAX];
     size_t len[SEEN_MAX];
+    int replayed; /* how many came with ST_METADATA_REPLAYED */
 } seen_t;
 
 static void seen_clear(seen_t *s) {
     for (int i = 0; i < s->count; i++) free(s->bytes[i]);
     s->count = 0;
+    s->replayed = 0;
 }
 
 static void encode_copy(const st_metadata_record_t *rec, uint8_t **bytes, size_t *len) {
@@ -46,8 +48,9 @@ static void encode_copy(const st_metadata_record_t *rec, uint8_t **bytes, size_t
     st_writer_free(&w);
 }
 
-static void record_apply(void *ctx, const st_metadata_record_t *rec) {
+static void record_apply(void *ctx, const st_metadata_record_t *rec, st_metadata_apply_phase_t phase) {
     seen_t *s = ctx;
+    if (phase == ST_METADATA_REPLAYED) s->replayed++;
     assert_true(s->count < SEEN_MAX);
     encode_copy(rec, &s->bytes[s->count], &s->len[s->count]);
     s->count++;
@@ -197,6 +200,7 @@ static void test_append_close_reopen_replays_in_order(void **state) {
     assert_int_equal(st_metadata_log_append(m, sample.records, sample.count, 2000), 0);
     /* Append applies each record after it is durable. */
     assert_int_equal(seen.count, 2 * sample.count);
+    assert_int_equal(seen.replayed, 0);
     assert_seen_matches(&seen, 0, &sample);
     assert_seen_matches(&seen, sample.count, &sample);
     int64_t end = st_metadata_log_end_offset(m);
@@ -207,6 +211,7 @@ static void test_append_close_reopen_replays_in_order(void **state) {
     m = NULL;
     assert_int_equal(st_metadata_log_open(dir, 3000, record_apply, &seen, &m), 0);
     assert_int_equal(seen.count, 2 * sample.count);
+    assert_int_equal(seen.replayed, 2 * sample.count);
     assert_seen_matches(&seen, 0, &sample);
     assert_seen_matches(&seen, sample.count, &sample);
     assert_int_equal(st_metadata_log_end_offset(m), end);

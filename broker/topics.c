@@ -25,9 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/broker.h"
 #include "raft/metadata_log.h"
-#include "server/group.h"
-#include "server/server.h"
 #include "storage/dir_lock.h"
 #include "storage/fsutil.h"
 #include "strata_version.h"
@@ -98,8 +97,6 @@ int st_topic_name_validate(const char *name, char *msg, size_t msg_len) {
 
 /* ---- applying metadata records ------------------------------------------ */
 
-static bool replaying;
-
 static void topic_resolve_settings(st_broker_t *b, st_topic_t *t) {
     st_topic_settings_resolve(b->config, t->config_count, (const char *const *)t->config_names,
                               (const char *const *)t->config_values, &t->settings);
@@ -119,7 +116,7 @@ static void apply_topic(st_broker_t *b, const st_topic_record_t *r) {
     b->topic_count++;
 }
 
-static void apply_partition(st_broker_t *b, const st_partition_record_t *r) {
+static void apply_partition(st_broker_t *b, const st_partition_record_t *r, bool replaying) {
     st_topic_t *t = st_broker_topic_by_id(b, &r->topic_id);
     if (!t || r->partition_id != t->partition_count) {
         ST_ERROR("metadata: partition record %d for unknown topic or out of order; ignored", r->partition_id);
@@ -166,7 +163,7 @@ static void topic_set_config(st_topic_t *t, const char *name, const char *value)
     t->config_count++;
 }
 
-static void apply_config(st_broker_t *b, const st_config_record_t *r) {
+static void apply_config(st_broker_t *b, const st_config_record_t *r, bool replaying) {
     enum { RESOURCE_TOPIC = 2 };
     if (r->resource_type != RESOURCE_TOPIC) return;
     st_topic_t *t = st_broker_topic(b, r->resource_name.ptr);
@@ -190,7 +187,7 @@ static void topic_free(st_topic_t *t) {
     free(t);
 }
 
-static void apply_remove_topic(st_broker_t *b, const st_remove_topic_record_t *r) {
+static void apply_remove_topic(st_broker_t *b, const st_remove_topic_record_t *r, bool replaying) {
     st_topic_t *t = st_broker_topic_by_id(b, &r->topic_id);
     if (!t) return;
     uint32_t bucket = name_hash(t->name) % ST_TOPIC_BUCKETS;
@@ -204,7 +201,7 @@ static void apply_remove_topic(st_broker_t *b, const st_remove_topic_record_t *r
     for (int32_t i = 0; i < t->partition_count; i++) {
         st_partition_t *p = t->partitions[i];
         if (!p) continue;
-        st_fetch_forget_partition(b, p);
+        if (b->hooks.partition_removed) b->hooks.partition_removed(b, p);
         if (!replaying) {
             st_log_t *log = p->log;
             p->log = NULL;
@@ -223,13 +220,16 @@ static void apply_producer_ids(st_broker_t *b, const st_producer_ids_record_t *r
     b->next_producer_id = r->next_producer_id;
 }
 
-static void apply_record(void *ctx, const st_metadata_record_t *rec) {
+/* Replayed records only note partitions (invariant 2): their logs open
+ * after the whole replay, and a replayed removal deletes no files. */
+static void apply_record(void *ctx, const st_metadata_record_t *rec, st_metadata_apply_phase_t phase) {
     st_broker_t *b = ctx;
+    bool replaying = phase == ST_METADATA_REPLAYED;
     switch (rec->type) {
     case ST_METADATA_TOPIC_RECORD: apply_topic(b, rec->message); break;
-    case ST_METADATA_PARTITION_RECORD: apply_partition(b, rec->message); break;
-    case ST_METADATA_CONFIG_RECORD: apply_config(b, rec->message); break;
-    case ST_METADATA_REMOVE_TOPIC_RECORD: apply_remove_topic(b, rec->message); break;
+    case ST_METADATA_PARTITION_RECORD: apply_partition(b, rec->message, replaying); break;
+    case ST_METADATA_CONFIG_RECORD: apply_config(b, rec->message, replaying); break;
+    case ST_METADATA_REMOVE_TOPIC_RECORD: apply_remove_topic(b, rec->message, replaying); break;
     case ST_METADATA_PRODUCER_IDS_RECORD: apply_producer_ids(b, rec->message); break;
     default: break;
     }
@@ -423,9 +423,9 @@ int64_t st_broker_allocate_producer_id(st_broker_t *b) {
     return b->next_producer_id++;
 }
 
-/* ---- start and stop ------------------------------------------------------- */
+/* ---- the data dir, the logs, their upkeep -------------------------------- */
 
-static int ensure_meta_properties(st_broker_t *b) {
+int st_broker_format_data_dir(st_broker_t *b) {
     char path[4096];
     snprintf(path, sizeof path, "%s/meta.properties", b->data_dir);
     FILE *f = fopen(path, "r");
@@ -517,11 +517,22 @@ static void remove_orphan_dirs(st_broker_t *b) {
     closedir(d);
 }
 
-static void housekeeping(st_loop_t *loop, void *ctx);
+int st_broker_open_metadata(st_broker_t *b) {
+    char meta_dir[4096];
+    snprintf(meta_dir, sizeof meta_dir, "%s/__cluster_metadata-0", b->data_dir);
+    b->next_producer_id = 0;
+    b->producer_id_block_end = 0;
+    int err = st_metadata_log_open(meta_dir, st_wall_ms(), apply_record, b, &b->metadata);
+    if (err != 0) ST_ERROR("cannot open the metadata log %s: %s", meta_dir, st_err_name(err));
+    return err;
+}
 
-static void before_sleep(st_loop_t *loop, void *ctx) {
-    (void)loop;
-    st_network_before_sleep(ctx);
+int st_broker_open_logs(st_broker_t *b) {
+    open_ctx_t oc = {b, 0};
+    st_broker_each_topic(b, open_topic_partitions, &oc);
+    if (oc.error != 0) return oc.error;
+    remove_orphan_dirs(b);
+    return 0;
 }
 
 typedef struct housekeeping_ctx {
@@ -546,22 +557,10 @@ static int housekeeping_partition(void *ctx, st_topic_t *t) {
     return 0;
 }
 
-static void housekeeping(st_loop_t *loop, void *ctx) {
-    st_broker_t *b = ctx;
-    housekeeping_ctx_t hc = {b, st_wall_ms()};
+void st_broker_housekeeping(st_broker_t *b, int64_t now_ms) {
+    housekeeping_ctx_t hc = {b, now_ms};
     st_broker_each_topic(b, housekeeping_partition, &hc);
-    if (b->groups) st_groups_housekeeping(b->groups, hc.now);
-    int64_t every = b->retention_check_interval_ms;
-    if (b->flush_scheduler_interval_ms < every) every = b->flush_scheduler_interval_ms;
-    int64_t offsets_every = st_config_get_long(b->config, "offsets.retention.check.interval.ms");
-    if (offsets_every < every) every = offsets_every;
-    if (every < 10) every = 10;
-    st_timer_start(loop, &b->housekeeping_timer, every, housekeeping, b);
 }
-
-/* The floor on the cleaner's interval: log.cleaner.backoff.ms may be 0,
- * which must not turn the timer into a busy loop. */
-#define CLEANER_INTERVAL_MIN_MS 10
 
 static int compact_topic(void *ctx, st_topic_t *t) {
     const int64_t *now = ctx;
@@ -573,172 +572,7 @@ static int compact_topic(void *ctx, st_topic_t *t) {
     return 0;
 }
 
-/* Kafka's cleaner threads, on the loop: every log.cleaner.backoff.ms each
- * compacted log is offered to st_log_compact, which cleans only a log dirty
- * enough (min.cleanable.dirty.ratio) or with tombstones due. */
-static void cleaner_pass(st_loop_t *loop, void *ctx) {
-    st_broker_t *b = ctx;
-    int64_t now = st_wall_ms();
-    st_broker_each_topic(b, compact_topic, &now);
-    int64_t every = b->log_cleaner_backoff_ms;
-    if (every < CLEANER_INTERVAL_MIN_MS) every = CLEANER_INTERVAL_MIN_MS;
-    st_timer_start(loop, &b->cleaner_timer, every, cleaner_pass, b);
-}
-
-/* ---- the start's checks, locks and listeners ---------------------------- */
-
-/* "PLAINTEXT://127.0.0.1:9092", "SSL://[::1]:9093", "PLAINTEXT://:9092":
- * Kafka's EndPoint.connectionString. */
-static void listener_text(const st_listener_t *l, char *buf, size_t len) {
-    bool v6 = strchr(l->host, ':') != NULL;
-    snprintf(buf, len, "%s://%s%s%s:%d", l->name, v6 ? "[" : "", l->host, v6 ? "]" : "", l->port);
-}
-
-/*
- * Picks the client listener to serve from `listeners` and what Metadata
- * advertises for it. Strata implements PLAINTEXT only (TLS and SASL come
- * later): a listener of any other protocol stops the start instead of being
- * served as plaintext or skipped, and so does a second client listener until
- * connections carry their listener (network.c). Controller listeners are
- * parsed and checked but not opened: there is no controller RPC yet.
- */
-static int choose_listener(st_broker_t *b) {
-    char err[1024];
-    st_listeners_t listeners, advertised;
-    if (st_config_listeners(b->config, &listeners, err, sizeof err) != 0 ||
-        st_config_advertised_listeners(b->config, &advertised, err, sizeof err) != 0) {
-        ST_ERROR("configuration: %s", err);
-        return ST_ERR_INVALID_CONFIG;
-    }
-    const st_listener_t *client = NULL;
-    int32_t client_count = 0;
-    char names[1024] = "";
-    for (int32_t i = 0; i < listeners.count; i++) {
-        const st_listener_t *l = &listeners.items[i];
-        char text[ST_LISTENER_NAME_MAX_CHARS + ST_LISTENER_HOST_MAX_CHARS + 16];
-        listener_text(l, text, sizeof text);
-        if (l->security_protocol != ST_SECURITY_PROTOCOL_PLAINTEXT) {
-            const char *protocol = st_security_protocol_name(l->security_protocol);
-            bool mapped = strcmp(l->name, protocol) != 0;
-            ST_ERROR("configuration: listener %s has security protocol %s%s, which Strata does not implement yet "
-                     "(only PLAINTEXT): not starting",
-                     text, protocol, mapped ? " (listener.security.protocol.map)" : "");
-            return ST_ERR_INVALID_CONFIG;
-        }
-        if (l->controller) continue;
-        if (!client) client = l;
-        size_t used = strlen(names);
-        int w = snprintf(names + used, sizeof names - used, "%s%s", client_count ? ", " : "", text);
-        if (w < 0 || (size_t)w >= sizeof names - used) names[used] = '\0'; /* the count still says how many */
-        client_count++;
-    }
-    if (client_count == 0) {
-        ST_ERROR("configuration: There must be at least one broker advertised listener. Perhaps all listeners "
-                 "appear in controller.listener.names?");
-        return ST_ERR_INVALID_CONFIG;
-    }
-    if (client_count > 1) {
-        ST_ERROR("configuration: listeners has %d client listeners (%s); Strata serves one for now: not starting",
-                 client_count, names);
-        return ST_ERR_INVALID_CONFIG;
-    }
-    b->listener = *client;
-    const st_listener_t *published = client;
-    if (advertised.count > 0) {
-        published = NULL;
-        for (int32_t i = 0; i < advertised.count; i++)
-            if (strcmp(advertised.items[i].name, client->name) == 0) published = &advertised.items[i];
-        if (!published) {
-            ST_ERROR("configuration: There must be at least one broker advertised listener: advertised.listeners "
-                     "does not name %s", client->name);
-            return ST_ERR_INVALID_CONFIG;
-        }
-    }
-    /* An empty or wildcard host is not an address a client can use. */
-    const char *host = published->host;
-    b->host = strdup(*host && strcmp(host, "0.0.0.0") != 0 ? host : "127.0.0.1");
-    if (!b->host) abort();
-    b->port = published->port;
-    return 0;
-}
-
-/* Kafka refuses to start when node.id is missing (KRaft mode requires it;
- * there is no broker.id generation). */
-static int check_node_id(st_broker_t *b) {
-    if (!st_config_is_set(b->config, "node.id")) {
-        ST_ERROR("configuration: Missing required configuration \"node.id\" which has no default value.");
-        return ST_ERR_INVALID_CONFIG;
-    }
-    b->node_id = st_config_get_int(b->config, "node.id");
-    return 0;
-}
-
-static void release_dir_locks(st_broker_t *b, bool undo_create) {
-    while (b->dir_lock_count > 0) st_dir_lock_release(b->dir_locks[--b->dir_lock_count], undo_create);
-}
-
-/*
- * Locks every entry of log.dirs (Kafka's LogManager.lockLogDirs), creating
- * it when missing, before anything reads or writes there. Only the first
- * holds data: Strata keeps every log in one directory.
- */
-static int lock_log_dirs(st_broker_t *b) {
-    const char *dirs = st_config_get_string(b->config, "log.dirs");
-    const char *cursor = dirs ? dirs : "", *s;
-    char paths[ST_LOG_DIRS_MAX][ST_FS_PATH_MAX];
-    int32_t count = 0;
-    while (*cursor) {
-        const char *comma = strchr(cursor, ',');
-        const char *end = comma ? comma : cursor + strlen(cursor);
-        s = cursor;
-        cursor = comma ? comma + 1 : end;
-        const char *e = end;
-        while (s < e && (unsigned char)*s <= ' ') s++;
-        while (e > s && (unsigned char)e[-1] <= ' ') e--;
-        if (e == s) continue;
-        if (count == ST_LOG_DIRS_MAX || (size_t)(e - s) >= ST_FS_PATH_MAX) {
-            ST_ERROR("configuration: log.dirs names more than %d directories or one longer than %d bytes",
-                     ST_LOG_DIRS_MAX, ST_FS_PATH_MAX - 1);
-            return ST_ERR_INVALID_CONFIG;
-        }
-        snprintf(paths[count], sizeof paths[count], "%.*s", (int)(e - s), s);
-        for (int32_t i = 0; i < count; i++) {
-            if (strcmp(paths[i], paths[count]) == 0) {
-                ST_ERROR("configuration: Duplicate log directory found: %s", dirs);
-                return ST_ERR_INVALID_CONFIG;
-            }
-        }
-        count++;
-    }
-    if (count == 0) {
-        ST_ERROR("configuration: At least one log directory must be defined via log.dirs or log.dir.");
-        return ST_ERR_INVALID_CONFIG;
-    }
-    for (int32_t i = 0; i < count; i++) {
-        st_dir_lock_t *lock;
-        int err = st_dir_lock_acquire(paths[i], &lock);
-        if (err == ST_ERR_IO && errno == EWOULDBLOCK) {
-            ST_ERROR("Failed to acquire lock on file %s in %s. A Kafka instance in another process or thread is "
-                     "using this directory.", ST_DIR_LOCK_FILE, paths[i]);
-        } else if (err != 0) {
-            ST_ERROR("cannot create or lock log dir %s: %s", paths[i],
-                     err == ST_ERR_IO ? strerror(errno) : st_err_name(err));
-        }
-        if (err != 0) {
-            release_dir_locks(b, true);
-            return err;
-        }
-        b->dir_locks[b->dir_lock_count++] = lock;
-    }
-    b->data_dir = strdup(paths[0]);
-    if (!b->data_dir) abort();
-    if (count > 1)
-        ST_WARN("log.dirs names %d directories: every log is kept in the first, %s; the others are locked but "
-                "unused", count, b->data_dir);
-    return 0;
-}
-
-/* ---- start and stop ------------------------------------------------------- */
+void st_broker_compact(st_broker_t *b, int64_t now_ms) { st_broker_each_topic(b, compact_topic, &now_ms); }
 
 static int close_topic(void *ctx, st_topic_t *t) {
     (void)ctx;
@@ -747,13 +581,7 @@ static int close_topic(void *ctx, st_topic_t *t) {
     return 0;
 }
 
-/* Undoes st_broker_start, from whatever point it reached. A failed start
- * also undoes the creation of a log dir or .lock file (storage/dir_lock.h). */
-static void broker_teardown(st_broker_t *b, bool failed_start) {
-    if (b->loop) st_http_stop(b);
-    if (b->loop) st_network_close_all(b);
-    st_groups_free(b->groups);
-    b->groups = NULL;
+void st_broker_close_topics(st_broker_t *b) {
     st_broker_each_topic(b, close_topic, NULL);
     for (int i = 0; i < ST_TOPIC_BUCKETS; i++) {
         st_topic_t *t = b->topic_buckets[i];
@@ -766,116 +594,4 @@ static void broker_teardown(st_broker_t *b, bool failed_start) {
     }
     st_metadata_log_close(b->metadata);
     b->metadata = NULL;
-    if (b->fetch_sessions) st_fetch_sessions_free(b->fetch_sessions);
-    b->fetch_sessions = NULL;
-    if (b->loop) st_loop_free(b->loop);
-    b->loop = NULL;
-    free(b->host);
-    b->host = NULL;
-    free(b->data_dir);
-    b->data_dir = NULL;
-    /* Last: nothing of ours touches the directories once they are unlocked. */
-    release_dir_locks(b, failed_start);
 }
-
-/*
- * The start runs in an order that lets a failed start leave the disk as it
- * found it:
- *   1. checks that need no I/O: node.id, listeners, advertised listeners;
- *   2. the lock on every log dir, before anything reads or writes in one
- *      (a second broker on a live directory stops here, touching nothing);
- *   3. the listeners bound (a port in use stops here, before the disk);
- *   4. meta.properties (formatting a new directory), the metadata log, the
- *      partitions (recovering their tails), orphan directories, the groups.
- * A start that fails in step 4 (an I/O error, damage recovery cannot repair)
- * closes what it opened as a stop does. Opening and closing an intact,
- * cleanly closed log writes nothing (storage/log.h), and a log that needed
- * recovery was repaired and fsynced by its open, so its clean-shutdown
- * marker is then true. As in Kafka (its acceptors bind at start-up and
- * serve once the logs are loaded), the port accepts connections into the
- * kernel's backlog from step 3 on; their requests are read once the loop
- * runs, after step 4.
- */
-int st_broker_start(st_broker_t *b, st_config_t *config) {
-    b->config = config;
-    b->listen_fd = -1;
-    b->socket_request_max_bytes = st_config_get_long(config, "socket.request.max.bytes");
-    b->max_connections = st_config_get_int(config, "max.connections");
-    b->max_connections_per_ip = st_config_get_int(config, "max.connections.per.ip");
-    b->connections_max_idle_ms = st_config_get_long(config, "connections.max.idle.ms");
-    b->max_inflight_per_conn = st_config_get_int(config, "strata.max.inflight.requests.per.connection");
-    b->fetch_max_bytes = st_config_get_int(config, "fetch.max.bytes");
-    b->socket_send_buffer_bytes = st_config_get_int(config, "socket.send.buffer.bytes");
-    b->socket_receive_buffer_bytes = st_config_get_int(config, "socket.receive.buffer.bytes");
-    b->fetch_response_target_bytes = st_config_get_int(config, "strata.fetch.response.target.bytes");
-    b->decompressed_batch_max_bytes = (size_t)st_config_get_long(config, "strata.decompressed.batch.max.bytes");
-    b->log_drop_behind_bytes = st_config_get_long(config, "strata.log.drop.behind.bytes");
-    b->retention_check_interval_ms = st_config_get_long(config, "log.retention.check.interval.ms");
-    b->flush_scheduler_interval_ms = st_config_get_long(config, "log.flush.scheduler.interval.ms");
-    b->log_cleaner_enable = st_config_get_bool(config, "log.cleaner.enable");
-    b->log_cleaner_backoff_ms = st_config_get_long(config, "log.cleaner.backoff.ms");
-
-    /* 1. */
-    int err = check_node_id(b);
-    if (err == 0) err = choose_listener(b);
-    if (err != 0) goto err_teardown;
-    /* 2. */
-    err = lock_log_dirs(b);
-    if (err != 0) goto err_teardown;
-    /* 3. */
-    b->loop = st_loop_new();
-    err = st_network_listen(b, b->listener.host, b->listener.port);
-    if (err != 0) goto err_teardown;
-    if (b->listener.port == 0) {
-        /* Any free port: advertise the one the kernel chose. */
-        struct sockaddr_in bound;
-        socklen_t bound_len = sizeof bound;
-        if (getsockname(b->listen_fd, (struct sockaddr *)&bound, &bound_len) == 0) {
-            b->listener.port = ntohs(bound.sin_port);
-            if (b->port == 0) b->port = b->listener.port;
-        }
-    }
-    err = st_http_start(b, st_config_get_string(config, "http.listeners"));
-    if (err != 0) goto err_teardown;
-    /* 4. */
-    err = ensure_meta_properties(b);
-    if (err != 0) goto err_teardown;
-    b->fetch_sessions = st_fetch_sessions_new(st_config_get_int(config, "max.incremental.fetch.session.cache.slots"));
-    char meta_dir[4096];
-    snprintf(meta_dir, sizeof meta_dir, "%s/__cluster_metadata-0", b->data_dir);
-    replaying = true;
-    b->next_producer_id = 0;
-    b->producer_id_block_end = 0;
-    err = st_metadata_log_open(meta_dir, st_wall_ms(), apply_record, b, &b->metadata);
-    replaying = false;
-    if (err != 0) {
-        ST_ERROR("cannot open the metadata log %s: %s", meta_dir, st_err_name(err));
-        goto err_teardown;
-    }
-    open_ctx_t oc = {b, 0};
-    st_broker_each_topic(b, open_topic_partitions, &oc);
-    if (oc.error != 0) {
-        err = oc.error;
-        goto err_teardown;
-    }
-    remove_orphan_dirs(b);
-    b->groups = st_groups_new(b);
-    st_groups_load(b->groups);
-    char listener[ST_LISTENER_NAME_MAX_CHARS + ST_LISTENER_HOST_MAX_CHARS + 16];
-    listener_text(&b->listener, listener, sizeof listener);
-    ST_INFO("strata-server %s: node %d of cluster %s listening on %s with %d topic(s), data in %s", STRATA_VERSION,
-            b->node_id, b->cluster_id, listener, b->topic_count, b->data_dir);
-    st_timer_start(b->loop, &b->housekeeping_timer, 100, housekeeping, b);
-    if (b->log_cleaner_enable)
-        st_timer_start(b->loop, &b->cleaner_timer, 100, cleaner_pass, b);
-    else
-        ST_INFO("log.cleaner.enable=false: topics with cleanup.policy=compact will not be compacted");
-    st_loop_set_before_sleep(b->loop, before_sleep, b);
-    return 0;
-
-err_teardown:
-    broker_teardown(b, true);
-    return err;
-}
-
-void st_broker_stop(st_broker_t *b) { broker_teardown(b, false); }

@@ -20,8 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http/http.h"
 #include "server/group.h"
-#include "server/server.h"
 
 #define HTTP_REQUEST_MAX_BYTES 8192
 #define HTTP_CONNECTIONS_MAX 64
@@ -224,7 +224,7 @@ static void render_metrics(st_broker_t *b, st_writer_t *w) {
         groups_pass_t gp = {b, w, pass};
         if (b->groups) st_groups_each(b->groups, group_metrics, &gp);
     }
-    const st_metrics_t *m = &b->metrics;
+    const st_metrics_t *m = &b->net.metrics;
     out(w, "# HELP strata_requests_total Requests received, by API\n# TYPE strata_requests_total counter\n");
     for (int k = 0; k < ST_METRICS_API_MAX; k++)
         if (m->requests[k]) out(w, "strata_requests_total{api=\"%s\"} %llu\n", st_api_name((int16_t)k), (unsigned long long)m->requests[k]);
@@ -255,7 +255,7 @@ static void render_metrics(st_broker_t *b, st_writer_t *w) {
     out(w, "# HELP strata_bytes_out_total Response bytes sent\n# TYPE strata_bytes_out_total counter\nstrata_bytes_out_total %llu\n",
         (unsigned long long)m->bytes_out);
     out(w, "# HELP strata_connections Open client connections\n# TYPE strata_connections gauge\nstrata_connections %d\n",
-        b->conn_count);
+        b->net.conn_count);
     out(w, "# HELP strata_connections_accepted_total Client connections accepted\n# TYPE strata_connections_accepted_total counter\n"
            "strata_connections_accepted_total %llu\n", (unsigned long long)m->connections_accepted);
     out(w, "# HELP strata_partitions Partitions served\n# TYPE strata_partitions gauge\nstrata_partitions %lld\n",

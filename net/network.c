@@ -27,6 +27,7 @@
 #include <linux/tcp.h> /* not <netinet/tcp.h>: its tcp_info lacks tcpi_min_rtt */
 #include <arpa/inet.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -35,29 +36,33 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/server.h"
+#include "net/network.h"
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "net/acceptor.h"
 
 #define CONN_READ_CHUNK_BYTES 65536
 
 const double st_metrics_latency_bounds_s[ST_METRICS_LATENCY_BUCKETS - 1] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 
-static void metrics_request_done(st_broker_t *b, const st_request_t *req) {
+static void metrics_request_done(st_net_t *net, const st_request_t *req) {
     if (req->api_key < 0 || req->api_key >= ST_METRICS_API_MAX) return;
     double s = (double)(st_monotonic_us() - req->received_us) / 1e6;
     int k = 0;
     while (k < ST_METRICS_LATENCY_BUCKETS - 1 && s > st_metrics_latency_bounds_s[k]) k++;
-    b->metrics.latency_buckets[req->api_key][k]++;
-    b->metrics.latency_sum_s[req->api_key] += s;
+    net->metrics.latency_buckets[req->api_key][k]++;
+    net->metrics.latency_sum_s[req->api_key] += s;
 }
 
-static void metrics_request_failed(st_broker_t *b, int16_t api_key) {
-    if (api_key >= 0 && api_key < ST_METRICS_API_MAX) b->metrics.errors[api_key]++;
+static void metrics_request_failed(st_net_t *net, int16_t api_key) {
+    if (api_key >= 0 && api_key < ST_METRICS_API_MAX) net->metrics.errors[api_key]++;
 }
 #define CONN_IOV_MAX 64
 
 struct st_conn {
-    st_broker_t *broker;
+    st_net_t *net;
     int fd;
     struct in_addr peer_ip; /* counts towards max.connections.per.ip */
     uint32_t min_rtt_us;     /* st_conn_rtt_us's last reading... */
@@ -97,10 +102,11 @@ static void conn_update_watch(st_conn_t *c);
 /* False while the connection is at one of its backpressure limits: it
  * reads and dispatches no further request until responses have gone out. */
 static bool conn_takes_requests(const st_conn_t *c) {
-    return c->queued < c->broker->max_inflight_per_conn && c->file_responses < ST_CONN_FILE_RESPONSES_MAX &&
+    return c->queued < c->net->max_inflight_per_conn && c->file_responses < ST_CONN_FILE_RESPONSES_MAX &&
            c->deferred == 0;
 }
-static void flush_ready_list(st_broker_t *b);
+static void flush_ready_list(st_net_t *net);
+static void conn_response_ready(st_net_t *net, st_conn_t *c);
 
 static void set_nonblocking(int fd) {
     int flags = fcntl(fd, F_GETFL, 0);
@@ -154,7 +160,7 @@ void *st_request_alloc_response(st_request_t *req) {
 }
 
 void st_request_respond(st_request_t *req, const void *response_body) {
-    st_broker_t *b = req->broker;
+    st_net_t *net = req->net;
     if (!req->conn) {
         /* The connection closed while the request waited. */
         request_free(req);
@@ -171,17 +177,34 @@ void st_request_respond(st_request_t *req, const void *response_body) {
     if (flexible && req->api_key != ST_API_API_VERSIONS) st_write_uvarint(w, 0);
     info->response_encode(w, req->api_version, response_body);
     st_writer_patch_i32(w, 0, (int32_t)(st_writer_total(w) - 4));
-    metrics_request_done(b, req);
+    metrics_request_done(net, req);
     req->done = true;
-    if (req->conn) st_conn_response_ready(b, req->conn);
+    if (req->conn) conn_response_ready(net, req->conn);
 }
 
 void st_request_finish_silently(st_request_t *req) {
-    st_broker_t *b = req->broker;
-    metrics_request_done(b, req);
+    st_net_t *net = req->net;
+    metrics_request_done(net, req);
     req->done = true;
     req->no_response = true;
-    if (req->conn) st_conn_response_ready(b, req->conn);
+    if (req->conn) conn_response_ready(net, req->conn);
+}
+
+void st_net_api_versions_fill(const st_net_t *net, st_api_versions_response_t *resp, st_arena_t *arena) {
+    resp->api_keys = st_arena_alloc(arena, (size_t)net->api_count * sizeof *resp->api_keys);
+    for (int i = 0; i < net->api_count; i++) {
+        const st_api_entry_t *e = &net->api_table[i];
+        resp->api_keys[i].api_key = e->api_key;
+        resp->api_keys[i].min_version = e->listed_from_v0 ? 0 : e->min_version;
+        resp->api_keys[i].max_version = e->max_version;
+    }
+    resp->api_keys_count = net->api_count;
+}
+
+static const st_api_entry_t *api_entry_find(const st_net_t *net, int16_t api_key) {
+    for (int i = 0; i < net->api_count; i++)
+        if (net->api_table[i].api_key == api_key) return &net->api_table[i];
+    return NULL;
 }
 
 /* Sends a v0 ApiVersions answer for a version the broker does not support:
@@ -190,7 +213,7 @@ static void respond_api_versions_unsupported(st_request_t *req) {
     st_api_versions_response_t *resp = st_arena_alloc(&req->arena, sizeof *resp);
     st_api_versions_response_init(resp);
     resp->error_code = ST_ERR_UNSUPPORTED_VERSION;
-    st_api_versions_fill(resp, &req->arena);
+    st_net_api_versions_fill(req->net, resp, &req->arena);
     req->api_version = 0;
     st_request_respond(req, resp);
 }
@@ -202,7 +225,7 @@ static st_request_t *request_new(st_conn_t *c) {
     if (!req) abort();
     st_arena_init(&req->arena);
     req->conn = c;
-    req->broker = c->broker;
+    req->net = c->net;
     return req;
 }
 
@@ -211,15 +234,15 @@ static st_request_t *request_new(st_conn_t *c) {
  * it); otherwise the frame is copied from the read buffer. Returns false
  * when the connection must close. */
 static bool conn_dispatch(st_conn_t *c, st_request_t *req, uint8_t *frame, int32_t len) {
-    st_broker_t *b = c->broker;
+    st_net_t *net = c->net;
     uint8_t *copy = frame;
     if (!req) {
         req = request_new(c);
         copy = st_arena_memdup(&req->arena, frame, (size_t)len);
     }
-    req->received_ms = st_loop_now_ms(b->loop);
+    req->received_ms = st_loop_now_ms(net->loop);
     req->received_us = st_monotonic_us();
-    b->metrics.bytes_in += (uint64_t)len + 4;
+    net->metrics.bytes_in += (uint64_t)len + 4;
     {
         char host[72];
         size_t n = strcspn(c->peer, ":");
@@ -237,9 +260,9 @@ static bool conn_dispatch(st_conn_t *c, st_request_t *req, uint8_t *frame, int32
         request_free(req);
         return false;
     }
-    const st_api_entry_t *entry = st_api_entry_find(req->api_key);
+    const st_api_entry_t *entry = api_entry_find(net, req->api_key);
     const st_api_info_t *info = st_api_info_find(req->api_key);
-    if (entry && req->api_key < ST_METRICS_API_MAX) b->metrics.requests[req->api_key]++;
+    if (entry && req->api_key < ST_METRICS_API_MAX) net->metrics.requests[req->api_key]++;
     if (!entry || !info) {
         ST_WARN("closing %s: unknown API key %d (correlation id %d)", c->peer, req->api_key, req->correlation_id);
         request_free(req);
@@ -278,14 +301,14 @@ static bool conn_dispatch(st_conn_t *c, st_request_t *req, uint8_t *frame, int32
         }
         ST_WARN("closing %s: unsupported version %d of %s (supported %d-%d)", c->peer, req->api_version,
                 info->name, entry->min_version, entry->max_version);
-        metrics_request_failed(b, req->api_key);
+        metrics_request_failed(net, req->api_key);
         return false;
     }
-    int rc = entry->handler(b, req);
+    int rc = entry->handler(net->owner, req);
     if (rc == ST_ERR_DECODE) {
         ST_WARN("closing %s: could not decode %s v%d request (correlation id %d, %zu bytes)", c->peer, info->name,
                 req->api_version, req->correlation_id, req->body_len);
-        metrics_request_failed(b, req->api_key);
+        metrics_request_failed(net, req->api_key);
         return false;
     }
     if (rc != 0 && !req->done) {
@@ -322,7 +345,7 @@ static ssize_t conn_send_memory_responses(st_conn_t *c) {
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
     ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
     if (w <= 0) return w;
-    c->broker->metrics.bytes_out += (uint64_t)w;
+    c->net->metrics.bytes_out += (uint64_t)w;
     size_t left = (size_t)w;
     while (c->head && c->head->done) {
         st_request_t *r = c->head;
@@ -390,7 +413,7 @@ static bool conn_flush(st_conn_t *c) {
             }
             if (n > 0) {
                 req->response_sent += (size_t)n;
-                c->broker->metrics.bytes_out += (uint64_t)n;
+                c->net->metrics.bytes_out += (uint64_t)n;
                 if ((int64_t)req->response_sent >= st_writer_total(&req->response)) conn_pop_head(c);
             }
         }
@@ -419,7 +442,7 @@ static bool conn_dispatch_big_frame(st_conn_t *c) {
 }
 
 static bool conn_process_frame_bytes(st_conn_t *c, const uint8_t *data, size_t len, size_t *consumed) {
-    st_broker_t *b = c->broker;
+    st_net_t *net = c->net;
     size_t pos = 0;
     while (pos < len && !c->closing) {
         if (!conn_takes_requests(c)) break; /* backpressure */
@@ -436,9 +459,9 @@ static bool conn_process_frame_bytes(st_conn_t *c, const uint8_t *data, size_t l
                 *consumed = pos;
                 return false;
             }
-            if ((int64_t)size > b->socket_request_max_bytes) {
+            if ((int64_t)size > net->socket_request_max_bytes) {
                 ST_WARN("closing %s: request size %d is larger than socket.request.max.bytes %lld", c->peer, size,
-                        (long long)b->socket_request_max_bytes);
+                        (long long)net->socket_request_max_bytes);
                 *consumed = pos;
                 return false;
             }
@@ -514,7 +537,7 @@ static ssize_t conn_read_into_frame(st_conn_t *c) {
  * then this connection's answers. False when the connection is closing
  * or was closed. */
 static bool conn_write_ready(st_conn_t *c) {
-    flush_ready_list(c->broker);
+    flush_ready_list(c->net);
     if (c->closing) return false;
     if (!conn_flush(c)) {
         conn_close(c, NULL);
@@ -527,8 +550,8 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
     (void)loop;
     (void)fd;
     st_conn_t *c = ctx;
-    st_broker_t *b = c->broker;
-    c->last_active_ms = st_loop_now_ms(b->loop);
+    st_net_t *net = c->net;
+    c->last_active_ms = st_loop_now_ms(net->loop);
     if (events & ST_EVENT_WRITABLE) {
         if (!conn_flush(c)) {
             conn_close(c, NULL);
@@ -616,13 +639,13 @@ static void conn_on_event(st_loop_t *loop, int fd, uint32_t events, void *ctx) {
 }
 
 static void conn_update_watch(st_conn_t *c) {
-    st_broker_t *b = c->broker;
+    st_net_t *net = c->net;
     c->paused = !conn_takes_requests(c);
     uint32_t ev = (c->paused ? 0 : ST_EVENT_READABLE) | (c->want_write ? ST_EVENT_WRITABLE : 0);
     if (ev)
-        st_loop_watch(b->loop, c->fd, ev, conn_on_event, c);
+        st_loop_watch(net->loop, c->fd, ev, conn_on_event, c);
     else
-        st_loop_unwatch(b->loop, c->fd);
+        st_loop_unwatch(net->loop, c->fd);
 }
 
 /* The minimum RTT moves slowly: one TCP_INFO per connection and second
@@ -630,7 +653,7 @@ static void conn_update_watch(st_conn_t *c) {
 #define CONN_RTT_REFRESH_MS 1000
 
 uint32_t st_conn_rtt_us(st_conn_t *c) {
-    int64_t now = st_loop_now_ms(c->broker->loop);
+    int64_t now = st_loop_now_ms(c->net->loop);
     if (c->min_rtt_read_ms != 0 && now - c->min_rtt_read_ms < CONN_RTT_REFRESH_MS) return c->min_rtt_us;
     c->min_rtt_read_ms = now;
     c->min_rtt_us = 0;
@@ -651,11 +674,11 @@ uint32_t st_conn_rtt_us(st_conn_t *c) {
  * loop's before-sleep hook, never from inside the handler: writing may fail
  * and close the connection, which must not happen under a caller that is
  * still using it. It also batches the writes of one loop iteration. */
-void st_conn_response_ready(st_broker_t *b, st_conn_t *c) {
+static void conn_response_ready(st_net_t *net, st_conn_t *c) {
     if (c->closing || c->flush_pending) return;
     c->flush_pending = true;
-    c->flush_next = b->flush_list;
-    b->flush_list = c;
+    c->flush_next = net->flush_list;
+    net->flush_list = c;
 }
 
 static void conn_resume(st_conn_t *c) {
@@ -677,12 +700,12 @@ static void conn_resume(st_conn_t *c) {
 /* Writes the responses that became ready on other connections (fetches
  * that an append just woke). Closed connections stay allocated until the
  * before-sleep hook. */
-static void flush_ready_list(st_broker_t *b) {
+static void flush_ready_list(st_net_t *net) {
     /* Resuming a paused connection can make more responses ready: repeat
      * until nothing is left, so the loop never sleeps on a ready response. */
-    for (int pass = 0; pass < 64 && b->flush_list; pass++) {
-        st_conn_t *list = b->flush_list;
-        b->flush_list = NULL;
+    for (int pass = 0; pass < 64 && net->flush_list; pass++) {
+        st_conn_t *list = net->flush_list;
+        net->flush_list = NULL;
         while (list) {
             st_conn_t *c = list;
             list = c->flush_next;
@@ -702,29 +725,29 @@ static void flush_ready_list(st_broker_t *b) {
  * events plus one slice for deferred requests. */
 
 int64_t st_request_work_deadline_us(const st_request_t *req, int64_t started_us) {
-    const st_broker_t *b = req->broker;
-    int64_t turn = b->deferred_deadline_us ? b->deferred_deadline_us
-                                           : st_loop_turn_started_us(b->loop) + ST_TURN_WORK_US;
+    const st_net_t *net = req->net;
+    int64_t turn = net->deferred_deadline_us ? net->deferred_deadline_us
+                                           : st_loop_turn_started_us(net->loop) + ST_TURN_WORK_US;
     int64_t slice = started_us + ST_REQUEST_SLICE_US;
     return slice < turn ? slice : turn;
 }
 
-void st_request_defer(st_request_t *req, void (*resume)(st_broker_t *b, st_request_t *req)) {
-    st_broker_t *b = req->broker;
+void st_request_defer(st_request_t *req, void (*resume)(struct st_broker *b, st_request_t *req)) {
+    st_net_t *net = req->net;
     req->resume = resume;
     req->deferred = true;
     req->deferred_next = NULL;
-    if (b->deferred_tail)
-        b->deferred_tail->deferred_next = req;
+    if (net->deferred_tail)
+        net->deferred_tail->deferred_next = req;
     else
-        b->deferred_head = req;
-    b->deferred_tail = req;
+        net->deferred_head = req;
+    net->deferred_tail = req;
     if (req->conn) req->conn->deferred++;
-    st_loop_skip_sleep(b->loop);
+    st_loop_skip_sleep(net->loop);
 }
 
-static void undefer(st_broker_t *b, st_request_t *req) {
-    st_request_t **at = &b->deferred_head;
+static void undefer(st_net_t *net, st_request_t *req) {
+    st_request_t **at = &net->deferred_head;
     st_request_t *prev = NULL;
     while (*at && *at != req) {
         prev = *at;
@@ -732,41 +755,41 @@ static void undefer(st_broker_t *b, st_request_t *req) {
     }
     if (*at) {
         *at = req->deferred_next;
-        if (b->deferred_tail == req) b->deferred_tail = prev;
+        if (net->deferred_tail == req) net->deferred_tail = prev;
     }
     req->deferred = false;
     req->deferred_next = NULL;
     if (req->conn) req->conn->deferred--;
 }
 
-static void run_deferred(st_broker_t *b) {
+static void run_deferred(st_net_t *net) {
     int64_t deadline = st_monotonic_us() + ST_REQUEST_SLICE_US;
-    b->deferred_deadline_us = deadline;
+    net->deferred_deadline_us = deadline;
     /* Only the requests deferred before this pass: one that defers again
      * now waits for the next turn. */
-    st_request_t *last = b->deferred_tail;
-    for (bool first = true; b->deferred_head; first = false) {
+    st_request_t *last = net->deferred_tail;
+    for (bool first = true; net->deferred_head; first = false) {
         if (!first && st_monotonic_us() >= deadline) break;
-        st_request_t *req = b->deferred_head;
+        st_request_t *req = net->deferred_head;
         bool was_last = req == last;
-        undefer(b, req);
-        req->resume(b, req);
+        undefer(net, req);
+        req->resume(net->owner, req);
         if (was_last) break;
     }
-    b->deferred_deadline_us = 0;
-    if (b->deferred_head) st_loop_skip_sleep(b->loop);
+    net->deferred_deadline_us = 0;
+    if (net->deferred_head) st_loop_skip_sleep(net->loop);
 }
 
-void st_network_before_sleep(st_broker_t *b) {
+void st_network_before_sleep(st_net_t *net) {
     /* Answers already made go out before deferred work takes its turn. */
-    flush_ready_list(b);
-    if (b->deferred_head) {
-        run_deferred(b);
-        flush_ready_list(b);
+    flush_ready_list(net);
+    if (net->deferred_head) {
+        run_deferred(net);
+        flush_ready_list(net);
     }
-    while (b->dead_conns) {
-        st_conn_t *c = b->dead_conns;
-        b->dead_conns = c->next;
+    while (net->dead_conns) {
+        st_conn_t *c = net->dead_conns;
+        net->dead_conns = c->next;
         free(c->rbuf);
         free(c);
     }
@@ -774,14 +797,14 @@ void st_network_before_sleep(st_broker_t *b) {
 
 static void conn_idle_check(st_loop_t *loop, void *ctx) {
     st_conn_t *c = ctx;
-    st_broker_t *b = c->broker;
+    st_net_t *net = c->net;
     int64_t idle = st_loop_now_ms(loop) - c->last_active_ms;
-    if (idle >= b->connections_max_idle_ms && c->queued == 0) {
+    if (idle >= net->connections_max_idle_ms && c->queued == 0) {
         ST_INFO("closing %s: idle for %lld ms (connections.max.idle.ms)", c->peer, (long long)idle);
         conn_close(c, NULL);
         return;
     }
-    int64_t next = b->connections_max_idle_ms - idle;
+    int64_t next = net->connections_max_idle_ms - idle;
     st_timer_start(loop, &c->idle_timer, next > 1000 ? next : 1000, conn_idle_check, c);
 }
 
@@ -790,11 +813,11 @@ static void conn_idle_check(st_loop_t *loop, void *ctx) {
  * may still look at c->closing. */
 static void conn_close(st_conn_t *c, const char *why) {
     if (c->closing) return;
-    st_broker_t *b = c->broker;
+    st_net_t *net = c->net;
     if (why) ST_INFO("closing %s: %s", c->peer, why);
     c->closing = true;
-    st_timer_stop(b->loop, &c->idle_timer);
-    st_loop_unwatch(b->loop, c->fd);
+    st_timer_stop(net->loop, &c->idle_timer);
+    st_loop_unwatch(net->loop, c->fd);
     close(c->fd);
     c->fd = -1;
     /* Requests still parked are cancelled (long-poll fetch) or detached
@@ -803,7 +826,7 @@ static void conn_close(st_conn_t *c, const char *why) {
     while (req) {
         st_request_t *next = req->next;
         req->next = NULL;
-        if (req->deferred) undefer(b, req);
+        if (req->deferred) undefer(net, req);
         if (req->pending && !req->done && req->cancel_pending) req->cancel_pending(req);
         if (req->pending && !req->done) {
             st_request_release_files(req);
@@ -821,13 +844,13 @@ static void conn_close(st_conn_t *c, const char *why) {
     if (c->prev)
         c->prev->next = c->next;
     else
-        b->conns = c->next;
+        net->conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    b->conn_count--;
+    net->conn_count--;
     c->prev = NULL;
-    c->next = b->dead_conns;
-    b->dead_conns = c;
-    st_acceptor_connection_closed(b);
+    c->next = net->dead_conns;
+    net->dead_conns = c;
+    st_acceptor_connection_closed(net);
 }
 
 void st_request_release_detached(st_request_t *req) { request_free(req); }
@@ -837,49 +860,49 @@ void st_request_release_detached(st_request_t *req) { request_free(req); }
  * to keep in step, since conn_close takes a connection off the list as its
  * socket closes; the acceptor only asks once the connection count could be
  * at some address's limit. */
-int32_t st_network_connections_from(const st_broker_t *b, uint32_t ipv4) {
+static int32_t connections_from(const st_net_t *net, uint32_t ipv4) {
     int32_t n = 0;
-    for (const st_conn_t *c = b->conns; c; c = c->next)
+    for (const st_conn_t *c = net->conns; c; c = c->next)
         if (c->peer_ip.s_addr == ipv4) n++;
     return n;
 }
 
-void st_network_adopt(st_broker_t *b, int cfd, const struct sockaddr_in *addr) {
-    st_loop_t *loop = b->loop;
+static void adopt(st_net_t *net, int cfd, const struct sockaddr_in *addr) {
+    st_loop_t *loop = net->loop;
     char ip[INET_ADDRSTRLEN] = "?";
     inet_ntop(AF_INET, &addr->sin_addr, ip, sizeof ip);
     int one = 1;
     setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (b->socket_send_buffer_bytes > 0)
-        setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &b->socket_send_buffer_bytes, sizeof b->socket_send_buffer_bytes);
+    if (net->socket_send_buffer_bytes > 0)
+        setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &net->socket_send_buffer_bytes, sizeof net->socket_send_buffer_bytes);
     st_conn_t *c = calloc(1, sizeof *c);
     if (!c) abort();
     c->rbuf = malloc(CONN_READ_CHUNK_BYTES);
     if (!c->rbuf) abort();
-    c->broker = b;
+    c->net = net;
     c->fd = cfd;
     c->peer_ip = addr->sin_addr;
     snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(addr->sin_port));
     c->last_active_ms = st_loop_now_ms(loop);
-    c->next = b->conns;
-    if (b->conns) b->conns->prev = c;
-    b->conns = c;
-    b->conn_count++;
-    b->metrics.connections_accepted++;
+    c->next = net->conns;
+    if (net->conns) net->conns->prev = c;
+    net->conns = c;
+    net->conn_count++;
+    net->metrics.connections_accepted++;
     st_loop_watch(loop, cfd, ST_EVENT_READABLE, conn_on_event, c);
-    if (b->connections_max_idle_ms > 0)
-        st_timer_start(loop, &c->idle_timer, b->connections_max_idle_ms, conn_idle_check, c);
+    if (net->connections_max_idle_ms > 0)
+        st_timer_start(loop, &c->idle_timer, net->connections_max_idle_ms, conn_idle_check, c);
 }
 
-int st_network_listen(st_broker_t *b, const char *host, int port) {
+int st_network_listen(st_net_t *net, const char *host, int port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return ST_ERR_IO;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     /* Set before listen() so that accepted sockets inherit it and the window
      * scale is negotiated for it, as Kafka does; -1 keeps the OS's. */
-    if (b->socket_receive_buffer_bytes > 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b->socket_receive_buffer_bytes, sizeof b->socket_receive_buffer_bytes);
+    if (net->socket_receive_buffer_bytes > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &net->socket_receive_buffer_bytes, sizeof net->socket_receive_buffer_bytes);
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
@@ -898,24 +921,26 @@ int st_network_listen(st_broker_t *b, const char *host, int port) {
         return ST_ERR_IO;
     }
     set_nonblocking(fd);
-    int err = st_acceptor_start(b, fd);
+    net->adopt = adopt;
+    net->connections_from = connections_from;
+    int err = st_acceptor_start(net, fd);
     if (err != 0) {
         close(fd);
         return err;
     }
-    b->listen_fd = fd;
+    net->listen_fd = fd;
     return 0;
 }
 
-void st_network_close_all(st_broker_t *b) {
-    if (b->listen_fd >= 0) {
-        st_acceptor_stop(b);
-        close(b->listen_fd);
-        b->listen_fd = -1;
+void st_network_close_all(st_net_t *net) {
+    if (net->listen_fd >= 0) {
+        st_acceptor_stop(net);
+        close(net->listen_fd);
+        net->listen_fd = -1;
     }
-    while (b->conns) {
-        conn_flush(b->conns);
-        conn_close(b->conns, NULL);
+    while (net->conns) {
+        conn_flush(net->conns);
+        conn_close(net->conns, NULL);
     }
-    st_network_before_sleep(b);
+    st_network_before_sleep(net);
 }

@@ -7,8 +7,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "server/group.h"
-#include "server/server.h"
+#include "broker/broker.h"
 
 /*
  * Topics that only their owner creates, with their own partition count and

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "protocol/record_batch.h"
-#include "server/server.h"
+#include "broker/broker.h"
 #include "storage/fsutil.h"
 
 _Static_assert(ST_CONFIG_DEFAULT_LOG_DROP_BEHIND_BYTES == ST_LOG_DROP_BEHIND_BYTES_DEFAULT,
@@ -320,5 +320,10 @@ void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, 
     res->base_offset = ar.base_offset;
     res->log_append_time_ms = ar.log_append_time_ms;
     res->log_start_offset = ar.log_start_offset;
-    st_fetch_wake(b, p);
+    st_partition_appended(p);
+}
+
+void st_partition_appended(st_partition_t *p) {
+    st_broker_t *b = p->broker;
+    if (b->hooks.partition_appended) b->hooks.partition_appended(b, p);
 }

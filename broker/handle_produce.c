@@ -23,7 +23,7 @@
  */
 #include <string.h>
 
-#include "server/server.h"
+#include "broker/broker.h"
 
 /* Work between looks at the clock: about 0.2 ms of inflating gzip (the
  * slowest codec here), less of anything else. */

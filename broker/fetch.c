@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/server.h"
+#include "broker/broker.h"
 
 typedef struct parked_fetch parked_fetch_t;
 

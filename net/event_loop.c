@@ -1,4 +1,4 @@
-#include "server/event_loop.h"
+#include "net/event_loop.h"
 
 #include <errno.h>
 #include <stdlib.h>

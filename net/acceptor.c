@@ -46,6 +46,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -54,7 +55,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/server.h"
+#include "net/acceptor.h"
+
+#include "common/errors.h"
+#include "common/log.h"
 
 /* How long the listener goes unwatched after accept ran out of descriptors
  * or memory: short enough that a freed descriptor is used soon, long enough
@@ -98,7 +102,7 @@ typedef struct per_ip_override {
 } per_ip_override_t;
 
 struct st_acceptor {
-    st_broker_t *b;
+    st_net_t *net;
     int fd;
     char listener[64];
     acceptor_state_t state;
@@ -166,7 +170,7 @@ static void acceptor_on_readable(st_loop_t *loop, int fd, uint32_t events, void 
 
 static void acceptor_watch(st_acceptor_t *a) {
     a->state = ACCEPTOR_WATCHING;
-    st_loop_watch(a->b->loop, a->fd, ST_EVENT_READABLE, acceptor_on_readable, a);
+    st_loop_watch(a->net->loop, a->fd, ST_EVENT_READABLE, acceptor_on_readable, a);
 }
 
 static void acceptor_on_timer(st_loop_t *loop, void *ctx) {
@@ -178,25 +182,25 @@ static void acceptor_on_timer(st_loop_t *loop, void *ctx) {
  * otherwise when a connection closes. */
 static void acceptor_pause(st_acceptor_t *a, acceptor_state_t why, int64_t delay_ms) {
     a->state = why;
-    st_loop_unwatch(a->b->loop, a->fd);
-    if (delay_ms > 0) st_timer_start(a->b->loop, &a->resume_timer, delay_ms, acceptor_on_timer, a);
+    st_loop_unwatch(a->net->loop, a->fd);
+    if (delay_ms > 0) st_timer_start(a->net->loop, &a->resume_timer, delay_ms, acceptor_on_timer, a);
 }
 
 static int32_t connection_limit(const st_acceptor_t *a) {
-    int32_t limit = a->b->max_connections;
+    int32_t limit = a->net->max_connections;
     return a->listener_max_connections < limit ? a->listener_max_connections : limit;
 }
 
 static int32_t per_ip_limit(const st_acceptor_t *a, struct in_addr ip) {
     for (int32_t i = 0; i < a->override_count; i++)
         if (a->overrides[i].ip.s_addr == ip.s_addr) return a->overrides[i].max;
-    return a->b->max_connections_per_ip;
+    return a->net->max_connections_per_ip;
 }
 
 /* accept4 failed with `err`: a per-connection error is skipped, running out
  * of descriptors or memory pauses the listener. Returns true to go on. */
 static bool acceptor_failed(st_acceptor_t *a, int err) {
-    int64_t now = st_loop_now_ms(a->b->loop);
+    int64_t now = st_loop_now_ms(a->net->loop);
     repeats_note_t repeats;
     switch (err) {
     case EINTR:
@@ -242,18 +246,18 @@ static bool acceptor_failed(st_acceptor_t *a, int err) {
 /* Waits for a slot or a token instead of accepting (invariant 2). Returns
  * true when the next connection may be taken. */
 static bool acceptor_may_take(st_acceptor_t *a) {
-    st_broker_t *b = a->b;
-    int64_t now = st_loop_now_ms(b->loop);
+    st_net_t *net = a->net;
+    int64_t now = st_loop_now_ms(net->loop);
     repeats_note_t repeats;
-    if (b->conn_count >= connection_limit(a)) {
+    if (net->conn_count >= connection_limit(a)) {
         if (log_allowed(&a->full_log, now, &repeats)) {
-            if (a->listener_max_connections < b->max_connections)
+            if (a->listener_max_connections < net->max_connections)
                 ST_INFO("listener.name.%s.max.connections %d reached: new connections wait to be accepted until "
                         "one closes%s",
                         a->listener, a->listener_max_connections, repeats.text);
             else
                 ST_INFO("max.connections %d reached: new connections wait to be accepted until one closes%s",
-                        b->max_connections, repeats.text);
+                        net->max_connections, repeats.text);
         }
         acceptor_pause(a, ACCEPTOR_FULL, 0);
         return false;
@@ -280,7 +284,7 @@ static void acceptor_on_readable(st_loop_t *loop, int fd, uint32_t events, void 
     (void)loop;
     (void)events;
     st_acceptor_t *a = ctx;
-    st_broker_t *b = a->b;
+    st_net_t *net = a->net;
     for (int i = 0; i < ACCEPT_BATCH_MAX && a->state == ACCEPTOR_WATCHING; i++) {
         if (!acceptor_may_take(a)) return;
         struct sockaddr_in addr;
@@ -297,11 +301,11 @@ static void acceptor_on_readable(st_loop_t *loop, int fd, uint32_t events, void 
             continue;
         }
         /* Invariant 3; below the smallest limit no address can be at its own. */
-        if (b->conn_count >= a->per_ip_smallest) {
+        if (net->conn_count >= a->per_ip_smallest) {
             int32_t max = per_ip_limit(a, addr.sin_addr);
-            if (st_network_connections_from(b, addr.sin_addr.s_addr) >= max) {
+            if (net->connections_from(net, addr.sin_addr.s_addr) >= max) {
                 repeats_note_t repeats;
-                if (log_allowed(&a->per_ip_log, st_loop_now_ms(b->loop), &repeats)) {
+                if (log_allowed(&a->per_ip_log, st_loop_now_ms(net->loop), &repeats)) {
                     char ip[INET_ADDRSTRLEN] = "?";
                     inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
                     ST_INFO("refusing %s:%d: max.connections.per.ip %d reached for %s: the address already has the "
@@ -312,13 +316,13 @@ static void acceptor_on_readable(st_loop_t *loop, int fd, uint32_t events, void 
                 continue;
             }
         }
-        st_network_adopt(b, cfd, &addr);
+        net->adopt(net, cfd, &addr);
     }
 }
 
-void st_acceptor_connection_closed(st_broker_t *b) {
-    st_acceptor_t *a = b->acceptor;
-    if (a && a->state == ACCEPTOR_FULL && b->conn_count < connection_limit(a)) acceptor_watch(a);
+void st_acceptor_connection_closed(st_net_t *net) {
+    st_acceptor_t *a = net->acceptor;
+    if (a && a->state == ACCEPTOR_FULL && net->conn_count < connection_limit(a)) acceptor_watch(a);
 }
 
 /* max.connections.per.ip.overrides: "host:count,host:count", hosts by name
@@ -365,15 +369,15 @@ static int parse_overrides(st_acceptor_t *a, const char *spec) {
     return err;
 }
 
-int st_acceptor_start(st_broker_t *b, int listen_fd) {
+int st_acceptor_start(st_net_t *net, int listen_fd) {
     st_acceptor_t *a = calloc(1, sizeof *a);
     if (!a) return ST_ERR_NO_MEMORY;
-    a->b = b;
+    a->net = net;
     a->fd = listen_fd;
-    const st_config_t *cfg = b->config;
+    const st_config_t *cfg = net->config;
     /* As it appears in listener.name.<listener>.<key>: lower case (Kafka's
      * ListenerName.configPrefix). */
-    const char *name = b->listener.name[0] ? b->listener.name : "PLAINTEXT";
+    const char *name = net->listener.name[0] ? net->listener.name : "PLAINTEXT";
     size_t n = 0;
     for (; name[n] && n + 1 < sizeof a->listener; n++) a->listener[n] = (char)tolower((unsigned char)name[n]);
     a->listener[n] = '\0';
@@ -387,19 +391,19 @@ int st_acceptor_start(st_broker_t *b, int listen_fd) {
         free(a);
         return err;
     }
-    a->per_ip_smallest = b->max_connections_per_ip;
+    a->per_ip_smallest = net->max_connections_per_ip;
     for (int32_t i = 0; i < a->override_count; i++)
         if (a->overrides[i].max < a->per_ip_smallest) a->per_ip_smallest = a->overrides[i].max;
-    b->acceptor = a;
+    net->acceptor = a;
     acceptor_watch(a);
     return 0;
 }
 
-void st_acceptor_stop(st_broker_t *b) {
-    st_acceptor_t *a = b->acceptor;
+void st_acceptor_stop(st_net_t *net) {
+    st_acceptor_t *a = net->acceptor;
     if (!a) return;
-    st_timer_stop(b->loop, &a->resume_timer);
-    st_loop_unwatch(b->loop, a->fd);
-    b->acceptor = NULL;
+    st_timer_stop(net->loop, &a->resume_timer);
+    st_loop_unwatch(net->loop, a->fd);
+    net->acceptor = NULL;
     free(a);
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/server.h"
+#include "broker/broker.h"
 
 /* ListOffsetsRequest's special timestamps. */
 #define LIST_OFFSETS_LATEST (-1)
