@@ -1,22 +1,22 @@
 #!/usr/bin/env python3
-"""Writes docs/configuration.md from the config tables in server/config.c,
+"""Writes docs/configuration.md from the config tables in common/config_keys.c,
 so the reference cannot drift from what the broker accepts.
 Usage: tools/config_doc.py > docs/configuration.md"""
 import re
 import sys
 import os
 
-src = open(os.path.join(os.path.dirname(__file__), "..", "server", "config.c")).read()
-header = open(os.path.join(os.path.dirname(__file__), "..", "server", "config.h")).read()
+src = open(os.path.join(os.path.dirname(__file__), "..", "common", "config_keys.c")).read()
+header = open(os.path.join(os.path.dirname(__file__), "..", "common", "limits.h")).read()
 MACROS = dict(re.findall(r"#define (ST_CONFIG_DEFAULT_\w+) (\S+)", header))
-# config.c's own spellings of Integer.MAX_VALUE / Long.MAX_VALUE defaults.
+# config_keys.c's own spellings of Integer.MAX_VALUE / Long.MAX_VALUE defaults.
 MACROS.update(re.findall(r'#define (\w+_MAX_STR) "(\d+)"', src))
 TYPES = {"T_INT": "int", "T_LONG": "long", "T_STR": "string", "T_LIST": "list", "T_BOOL": "boolean",
          "T_DBL": "double", "T_PASS": "password", "T_SHORT": "short"}
 
 
 def table(name):
-    m = re.search(r"static const \w+ %s\[\] = \{(.*?)\n\};" % name, src, re.S)
+    m = re.search(r"const \w+ %s\[\] = \{(.*?)\n\};" % name, src, re.S)
     return m.group(1) if m else ""
 
 
@@ -29,7 +29,7 @@ print("`strata-server <server.properties> [--override key=value ...]` reads Kafk
 print("`server.properties` format (`key=value` or `key: value`, `#`/`!` comments,")
 print("backslash continuations); overrides win. Names and defaults are Kafka's;")
 print("keys Strata does not know are logged once at start and otherwise ignored.")
-print("This page is generated from `server/config.c` by `tools/config_doc.py`.\n")
+print("This page is generated from `common/config_keys.c` by `tools/config_doc.py`.\n")
 print("Without a file it prints its usage and exits 2; `--version` prints the")
 print("version. The start stops, with one line saying why and exit code 1, when")
 print("`node.id` is missing, when a listener's security protocol is not PLAINTEXT")
@@ -41,7 +41,7 @@ print("nothing on disk.\n")
 print("## Broker\n")
 print("| key | type | default | meaning |")
 print("|---|---|---|---|")
-for m in re.finditer(r'\{"([^"]+)", (T_\w+), ("(?:[^"\\]|\\.)*"|NULL|STR\(\w+\)|\w+_MAX_STR), [^"]*?"((?:[^"\\]|\\.)*)"\}', table("k_broker")):
+for m in re.finditer(r'\{"([^"]+)", (T_\w+), ("(?:[^"\\]|\\.)*"|NULL|STR\(\w+\)|\w+_MAX_STR), [^"]*?"((?:[^"\\]|\\.)*)"\}', table("config_broker_keys")):
     key, typ, default, doc = m.groups()
     if default.startswith("STR("):
         default = MACROS[default[4:-1]]
@@ -53,7 +53,7 @@ print("\n## Topic (CreateTopics `--config`, AlterConfigs)\n")
 print("Each topic key defaults to the broker key it is a synonym of.\n")
 print("| key | type | broker default from | meaning |")
 print("|---|---|---|---|")
-for m in re.finditer(r'\{\{"([^"]+)", (T_\w+), [^"]*?"((?:[^"\\]|\\.)*)"\}, \{([^}]*)\}', table("k_topic")):
+for m in re.finditer(r'\{\{"([^"]+)", (T_\w+), [^"]*?"((?:[^"\\]|\\.)*)"\}, \{([^}]*)\}', table("config_topic_keys")):
     key, typ, doc, syn = m.groups()
     syns = ", ".join("`%s`" % s.strip().strip('"') for s in syn.split(",") if s.strip())
     print("| `%s` | %s | %s | %s |" % (key, TYPES.get(typ, typ), syns, cell(doc)))
