@@ -87,7 +87,7 @@ const config_def_t config_broker_keys[] = {
     /* Logs */
     {"log.dirs", T_STR, NULL, ANY, NULL, RO, "Comma-separated data directories; defaults to log.dir"},
     {"log.dir", T_STR, "/tmp/kafka-logs", ANY, NULL, RO, "Data directory used when log.dirs is unset"},
-    {"log.segment.bytes", T_INT, "1073741824", AT_LEAST(1048576), NULL, DYN, "Maximum size of one segment file"},
+    {"log.segment.bytes", T_INT, STR(ST_CONFIG_DEFAULT_LOG_SEGMENT_BYTES), AT_LEAST(ST_CONFIG_MIN_LOG_SEGMENT_BYTES), NULL, DYN, "Maximum size of one segment file"},
     {"log.roll.ms", T_LONG, NULL, AT_LEAST(1), NULL, DYN, "Roll a segment after this time; overrides log.roll.hours"},
     {"log.roll.hours", T_INT, "168", AT_LEAST(1), NULL, RO, "Roll a segment after this many hours"},
     {"log.roll.jitter.ms", T_LONG, NULL, AT_LEAST(0), NULL, DYN, "Maximum random jitter on segment roll time"},
@@ -183,7 +183,7 @@ const topic_def_t config_topic_keys[] = {
     {{"preallocate", T_BOOL, NULL, ANY, NULL, 0, "Preallocate new segment files"}, {"log.preallocate"}, FIELD(preallocate)},
     {{"retention.bytes", T_LONG, NULL, ANY, NULL, 0, "Delete old segments beyond this size; -1 unlimited"}, {"log.retention.bytes"}, FIELD(retention_bytes)},
     {{"retention.ms", T_LONG, NULL, AT_LEAST(-1), NULL, 0, "Delete segments older than this; -1 unlimited"}, {"log.retention.ms", "log.retention.minutes", "log.retention.hours"}, FIELD(retention_ms)},
-    {{"segment.bytes", T_INT, NULL, AT_LEAST(1048576), NULL, 0, "Maximum size of one segment file"}, {"log.segment.bytes"}, FIELD(segment_bytes)},
+    {{"segment.bytes", T_INT, NULL, AT_LEAST(ST_CONFIG_MIN_LOG_SEGMENT_BYTES), NULL, 0, "Maximum size of one segment file"}, {"log.segment.bytes"}, FIELD(segment_bytes)},
     {{"segment.index.bytes", T_INT, NULL, AT_LEAST(4), NULL, 0, "Maximum size of an offset index file"}, {"log.index.size.max.bytes"}, FIELD(segment_index_bytes)},
     {{"segment.jitter.ms", T_LONG, NULL, AT_LEAST(0), NULL, 0, "Maximum random jitter on segment roll time"}, {"log.roll.jitter.ms", "log.roll.jitter.hours"}, FIELD(segment_jitter_ms)},
     {{"segment.ms", T_LONG, NULL, AT_LEAST(1), NULL, 0, "Roll a segment after this time"}, {"log.roll.ms", "log.roll.hours"}, FIELD(segment_ms)},

@@ -31,6 +31,13 @@
 #define ST_CONFIG_DEFAULT_DECOMPRESSED_BATCH_MAX_BYTES 67108864 /* 64 MiB */
 #define ST_CONFIG_DEFAULT_MAX_INFLIGHT_REQUESTS 100
 
+/* log.segment.bytes (and the topic's segment.bytes, which falls back to it).
+ * Kafka 4.0 (ServerLogConfigs, LogConfig): 1 GiB, at least 1 MiB for both
+ * keys. storage/ keeps a much lower floor of its own for what one segment
+ * can physically hold (ST_LOG_SEGMENT_BYTES_FLOOR in storage/log.h). */
+#define ST_CONFIG_DEFAULT_LOG_SEGMENT_BYTES 1073741824
+#define ST_CONFIG_MIN_LOG_SEGMENT_BYTES 1048576
+
 /* ---- Listeners ------------------------------------------------------------ */
 
 /* What `listeners`, `advertised.listeners` and
@@ -51,16 +58,22 @@
 /* ---- How the limits relate ------------------------------------------------ */
 
 /* A batch that fits message.max.bytes must be able to decompress, fit in a
- * request and in a fetch response. */
+ * request, in a fetch response and in a segment. */
 _Static_assert(ST_CONFIG_DEFAULT_DECOMPRESSED_BATCH_MAX_BYTES >= ST_CONFIG_DEFAULT_MESSAGE_MAX_BYTES,
                "a default-size batch must be allowed to decompress");
 _Static_assert(ST_CONFIG_DEFAULT_SOCKET_REQUEST_MAX_BYTES >= ST_CONFIG_DEFAULT_MESSAGE_MAX_BYTES,
                "a default-size batch must fit in a request");
 _Static_assert(ST_CONFIG_DEFAULT_FETCH_MAX_BYTES >= ST_CONFIG_DEFAULT_MESSAGE_MAX_BYTES,
                "a default-size batch must fit in a fetch response");
+_Static_assert(ST_CONFIG_DEFAULT_LOG_SEGMENT_BYTES >= ST_CONFIG_DEFAULT_MESSAGE_MAX_BYTES,
+               "a default-size batch must fit in a default-size segment");
 /* A response target above fetch.max.bytes would never be reached. */
 _Static_assert(ST_CONFIG_DEFAULT_FETCH_RESPONSE_TARGET_BYTES <= ST_CONFIG_DEFAULT_FETCH_MAX_BYTES,
                "the fetch response target must be below fetch.max.bytes");
+/* log.segment.bytes is an INT key: its default must pass its own validator. */
+_Static_assert(ST_CONFIG_DEFAULT_LOG_SEGMENT_BYTES >= ST_CONFIG_MIN_LOG_SEGMENT_BYTES &&
+                   ST_CONFIG_DEFAULT_LOG_SEGMENT_BYTES <= INT32_MAX,
+               "the log.segment.bytes default must be a valid value");
 /* A topic entry lists its override, then each broker synonym as configured
  * and as defaulted; none may be dropped. */
 _Static_assert(ST_CONFIG_SYNONYMS_MAX >= 1 + 2 * ST_CONFIG_TOPIC_SYNONYMS_MAX,

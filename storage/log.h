@@ -65,7 +65,7 @@
 typedef struct st_log st_log_t;
 
 typedef struct st_log_config {
-    int64_t segment_bytes;          /* log.segment.bytes, default 1073741824 */
+    int64_t segment_bytes;          /* log.segment.bytes (ST_CONFIG_DEFAULT_LOG_SEGMENT_BYTES) */
     int64_t segment_ms;             /* log.roll.ms, default 604800000 */
     int32_t index_interval_bytes;   /* log.index.interval.bytes, default 4096 */
     int32_t index_bytes_max;        /* log.index.size.max.bytes, default 10485760 */
@@ -90,12 +90,18 @@ typedef struct st_log_config {
 
 #define ST_LOG_DROP_BEHIND_BYTES_DEFAULT (256LL * 1024 * 1024)
 
-/* Smallest accepted values (Kafka's config validators). */
-#define ST_LOG_SEGMENT_BYTES_MIN 14
+/* Smallest values a log accepts. The segment floor is not the user-facing
+ * minimum (ST_CONFIG_MIN_LOG_SEGMENT_BYTES in common/limits.h, which config
+ * validation applies): it is what a segment needs to hold at all, one legacy
+ * record's overhead (Kafka's LegacyRecord.RECORD_OVERHEAD_V0, the old
+ * segment.bytes validator), and lets unit tests roll tiny segments. */
+#define ST_LOG_SEGMENT_BYTES_FLOOR 14
 #define ST_LOG_INDEX_BYTES_MIN 4
 /* Name of the marker st_log_close leaves in the partition directory. */
 #define ST_LOG_CLEAN_SHUTDOWN_FILE ".clean-shutdown"
 
+/* Kafka's defaults; segment_bytes is log.segment.bytes's, from common/limits.h.
+ * The broker overwrites every field from the topic's settings. */
 void st_log_config_default(st_log_config_t *cfg);
 
 /* Opens or creates the partition log in `dir` (created if missing).

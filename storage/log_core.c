@@ -1,8 +1,13 @@
 #include "storage/log_internal.h"
 
+#include "common/limits.h"
+
+_Static_assert(ST_CONFIG_MIN_LOG_SEGMENT_BYTES >= ST_LOG_SEGMENT_BYTES_FLOOR,
+               "every segment size the configuration accepts, a log accepts");
+
 void st_log_config_default(st_log_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
-    cfg->segment_bytes = 1073741824;
+    cfg->segment_bytes = ST_CONFIG_DEFAULT_LOG_SEGMENT_BYTES;
     cfg->segment_ms = 604800000;
     cfg->index_interval_bytes = 4096;
     cfg->drop_behind_bytes = ST_LOG_DROP_BEHIND_BYTES_DEFAULT;
@@ -21,7 +26,7 @@ void st_log_config_default(st_log_config_t *cfg) {
 }
 
 bool log_config_valid(const st_log_config_t *cfg) {
-    return cfg->segment_bytes >= ST_LOG_SEGMENT_BYTES_MIN && cfg->segment_bytes <= INT32_MAX &&
+    return cfg->segment_bytes >= ST_LOG_SEGMENT_BYTES_FLOOR && cfg->segment_bytes <= INT32_MAX &&
            cfg->segment_ms >= 1 && cfg->index_interval_bytes >= 0 &&
            cfg->index_bytes_max >= ST_LOG_INDEX_BYTES_MIN && cfg->retention_ms >= -1 &&
            cfg->retention_bytes >= -1 && cfg->delete_retention_ms >= 0 && cfg->min_compaction_lag_ms >= 0 &&
