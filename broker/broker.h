@@ -32,7 +32,7 @@
 #include "protocol/buf.h"
 #include "protocol/messages.h"
 #include "protocol/record_batch.h"
-#include "server/config.h"
+#include "common/config.h"
 #include "storage/log.h"
 #include "storage/producer_state.h"
 

@@ -26,7 +26,7 @@
 #include "protocol/arena.h"
 #include "protocol/buf.h"
 #include "protocol/messages.h"
-#include "server/config.h"
+#include "common/config.h"
 #include "storage/file_ref.h"
 
 /* The owner of the requests (the broker): opaque here, handed back to the

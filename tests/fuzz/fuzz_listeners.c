@@ -1,4 +1,4 @@
-/* The listener parsers (server/config.c): `listeners`, `advertised.listeners`
+/* The listener parsers (common/config_listeners.c): `listeners`, `advertised.listeners`
  * and `listener.security.protocol.map` as an operator may write them. The
  * input is split at newlines into the three values. */
 #include <stdint.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/config.h"
+#include "common/config.h"
 
 static void check(const st_listeners_t *l) {
     if (l->count < 0 || l->count > ST_LISTENERS_MAX) abort();

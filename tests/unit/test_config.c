@@ -1,4 +1,4 @@
-/* Unit tests for server/config: properties parsing, defaults, Kafka's
+/* Unit tests for common/config: properties parsing, defaults, Kafka's
  * derived values, error messages, topic validation, resolution and the
  * DescribeConfigs views. */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "common/errors.h"
-#include "server/config.h"
+#include "common/config.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
