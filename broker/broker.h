@@ -204,22 +204,13 @@ void st_fetch_forget_partition(st_broker_t *b, st_partition_t *p);
 st_fetch_sessions_t *st_fetch_sessions_new(int32_t slots);
 void st_fetch_sessions_free(st_fetch_sessions_t *s);
 
-/* ---- handlers (broker/handle_*.c, fetch.c; admin: controller/) ---------- */
+/* ---- handlers (broker/handle_*.c, fetch.c; admin: controller/admin.h) --- */
 int st_handle_metadata(st_broker_t *b, st_request_t *req);
 int st_handle_produce(st_broker_t *b, st_request_t *req);
 int st_handle_fetch(st_broker_t *b, st_request_t *req);
 int st_handle_list_offsets(st_broker_t *b, st_request_t *req);
-int st_handle_create_topics(st_broker_t *b, st_request_t *req);
-int st_handle_delete_topics(st_broker_t *b, st_request_t *req);
-int st_handle_create_partitions(st_broker_t *b, st_request_t *req);
 int st_handle_delete_records(st_broker_t *b, st_request_t *req);
 int st_handle_init_producer_id(st_broker_t *b, st_request_t *req);
 int st_handle_offset_for_leader_epoch(st_broker_t *b, st_request_t *req);
-int st_handle_describe_configs(st_broker_t *b, st_request_t *req);
-int st_handle_alter_configs(st_broker_t *b, st_request_t *req);
-int st_handle_incremental_alter_configs(st_broker_t *b, st_request_t *req);
-int st_handle_describe_cluster(st_broker_t *b, st_request_t *req);
-int st_handle_describe_log_dirs(st_broker_t *b, st_request_t *req);
-int st_handle_describe_producers(st_broker_t *b, st_request_t *req);
 
 #endif

@@ -12,6 +12,7 @@
 #include "server/dispatch.h"
 
 #include "broker/broker.h"
+#include "controller/admin.h"
 #include "server/group.h"
 
 static int st_handle_api_versions(st_broker_t *b, st_request_t *req);
