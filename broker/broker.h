@@ -108,7 +108,7 @@ struct st_broker {
     st_net_t net;      /* connections and requests (net/) */
     st_broker_hooks_t hooks;
     st_fetch_sessions_t *fetch_sessions;
-    struct st_groups *groups; /* group coordinator (group.c) */
+    struct st_groups *groups; /* group coordinator (coordinator/group/) */
     struct st_http *http;     /* metrics and lag over HTTP (http.c) */
     int64_t started_wall_ms;
     /* limits, resolved once from config */
@@ -195,6 +195,10 @@ int64_t st_partition_high_watermark(const st_partition_t *p);
 /* Tells the hooks that records were appended to `p` (every append path
  * calls it once the log end moved). */
 void st_partition_appended(st_partition_t *p);
+/* The append path of internal topics (__consumer_offsets): a batch the
+ * coordinator built, stamped with the partition's leader epoch, appended
+ * and announced. 0, or the log's error (ST_ERR_KAFKA_STORAGE_ERROR, ...). */
+int st_partition_append_internal(st_partition_t *p, uint8_t *batch, size_t len, int64_t now_ms);
 
 /* ---- long-poll fetch (fetch.c) ------------------------------------------- */
 /* The hooks for st_broker_hooks_t: wake the fetches parked on `p`; drop

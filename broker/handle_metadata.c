@@ -11,7 +11,7 @@
 
 /*
  * Topics that only their owner creates, with their own partition count and
- * configs: __consumer_offsets by the group coordinator (group.c, compacted),
+ * configs: __consumer_offsets by the group coordinator (coordinator/group/, compacted),
  * the transaction and share-group state topics by coordinators to come, and
  * __cluster_metadata, the metadata log itself, which is never a topic. A
  * Metadata request naming one that does not exist yet (Burrow asks for

@@ -323,6 +323,14 @@ void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, 
     st_partition_appended(p);
 }
 
+int st_partition_append_internal(st_partition_t *p, uint8_t *batch, size_t len, int64_t now_ms) {
+    if (!p->log) return ST_ERR_NOT_LEADER_OR_FOLLOWER;
+    st_log_append_result_t res;
+    int err = st_log_append(p->log, batch, len, p->leader_epoch, now_ms, false, &res);
+    if (err == 0) st_partition_appended(p);
+    return err;
+}
+
 void st_partition_appended(st_partition_t *p) {
     st_broker_t *b = p->broker;
     if (b->hooks.partition_appended) b->hooks.partition_appended(b, p);

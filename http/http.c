@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "http/http.h"
-#include "server/group.h"
+#include "coordinator/group/group.h"
 
 #define HTTP_REQUEST_MAX_BYTES 8192
 #define HTTP_CONNECTIONS_MAX 64

@@ -30,7 +30,7 @@
 #include "common/log.h"
 #include "http/http.h"
 #include "server/dispatch.h"
-#include "server/group.h"
+#include "coordinator/group/group.h"
 #include "storage/dir_lock.h"
 #include "storage/fsutil.h"
 #include "strata_version.h"

@@ -24,12 +24,10 @@
  *     __consumer_offsets log; loading that log at start restores offsets and
  *     group metadata exactly.
  */
-#ifndef ST_SERVER_GROUP_H
-#define ST_SERVER_GROUP_H
+#ifndef ST_COORDINATOR_GROUP_H
+#define ST_COORDINATOR_GROUP_H
 
-#include "server/server.h"
-
-#define ST_OFFSETS_TOPIC "__consumer_offsets"
+#include "broker/broker.h"
 
 typedef struct st_groups st_groups_t;
 
