@@ -45,10 +45,19 @@ typedef struct st_fetch_sessions st_fetch_sessions_t;
 
 /* ---- topics and partitions ---------------------------------------------- */
 
+/* A partition's role on this node. One node leads every partition until
+ * replication arrives; a follower will append only what it fetched from
+ * its leader. */
+typedef enum st_partition_role {
+    ST_PARTITION_LEADER,
+    ST_PARTITION_FOLLOWER,
+} st_partition_role_t;
+
 struct st_partition {
     st_broker_t *broker;
     st_topic_t *topic;
     int32_t index;
+    st_partition_role_t role;
     int32_t leader_epoch;
     char *dir;
     st_log_t *log;
@@ -190,7 +199,42 @@ void st_partition_batch_limits(const st_broker_t *b, const st_partition_t *p, in
  * validate here. */
 void st_partition_produce(st_broker_t *b, st_partition_t *p, st_arena_t *arena, uint8_t *records, int32_t len,
                           const st_batch_check_t *validated, st_produce_result_t *res);
+
+/* ---- the partition's log: every read and change goes through these ------ */
+/* Offsets as replication and transactions will tell them apart:
+ *   log_start <= last_stable <= high_watermark <= log_end.
+ * With one replica and no transactions yet all three upper ones are the
+ * log end. */
+typedef struct st_partition_offsets {
+    int64_t log_start;
+    int64_t last_stable;
+    int64_t high_watermark;
+    int64_t log_end;
+} st_partition_offsets_t;
+void st_partition_offsets(const st_partition_t *p, st_partition_offsets_t *out);
 int64_t st_partition_high_watermark(const st_partition_t *p);
+int64_t st_partition_log_start_offset(const st_partition_t *p);
+int64_t st_partition_size_bytes(const st_partition_t *p);
+/* A read for Fetch, sharing the segment's descriptor (storage/log.h). */
+int st_partition_read(st_partition_t *p, int64_t offset, int32_t max_bytes, bool min_one_batch,
+                      st_log_shared_read_t *res);
+int st_partition_for_each_batch(st_partition_t *p, int64_t from_offset,
+                                int (*fn)(void *ctx, const uint8_t *batch, size_t len), void *ctx);
+int st_partition_offset_for_timestamp(st_partition_t *p, int64_t ts, int64_t *offset, int64_t *timestamp);
+int st_partition_max_timestamp(st_partition_t *p, int64_t *offset, int64_t *timestamp);
+/* The leader epoch of the batch holding `offset`; -1 before any append. */
+int32_t st_partition_epoch_for_offset(const st_partition_t *p, int64_t offset);
+void st_partition_end_offset_for_epoch(const st_partition_t *p, int32_t epoch, int32_t *epoch_out,
+                                       int64_t *end_offset_out);
+/* DeleteRecords: moves the log start to `offset` (<= high watermark). */
+int st_partition_delete_records(st_partition_t *p, int64_t offset);
+/* Upkeep: retention (topics with delete), flush.ms, producer-id expiry;
+ * compaction (topics with compact). */
+void st_partition_housekeeping(st_partition_t *p, int64_t now_ms, int64_t producer_expiration_ms);
+void st_partition_compact(st_partition_t *p, int64_t now_ms);
+/* DeleteTopics: closes the log and removes its files; the partition keeps
+ * no log after. */
+void st_partition_delete_files(st_partition_t *p);
 
 /* Tells the hooks that records were appended to `p` (every append path
  * calls it once the log end moved). */

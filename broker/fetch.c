@@ -238,14 +238,15 @@ static int32_t read_partition(st_broker_t *b, st_request_t *req, const fetch_ite
         out->error_code = ST_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         return 0;
     }
-    int64_t hw = st_partition_high_watermark(p);
-    out->high_watermark = hw;
-    out->last_stable_offset = hw;
-    out->log_start_offset = st_log_start_offset(p->log);
+    st_partition_offsets_t offsets;
+    st_partition_offsets(p, &offsets);
+    out->high_watermark = offsets.high_watermark;
+    out->last_stable_offset = offsets.last_stable;
+    out->log_start_offset = offsets.log_start;
     int32_t max_bytes = it->max_bytes < budget ? it->max_bytes : budget;
     if (max_bytes < 0) max_bytes = 0;
     st_log_shared_read_t rr;
-    int err = st_log_read_shared(p->log, it->fetch_offset, max_bytes, first_with_data, &rr);
+    int err = st_partition_read(p, it->fetch_offset, max_bytes, first_with_data, &rr);
     if (err != 0) {
         out->error_code = (int16_t)(err > 0 ? err : ST_ERR_KAFKA_STORAGE_ERROR);
         return 0;
@@ -449,7 +450,7 @@ void st_fetch_wake(st_broker_t *b, st_partition_t *p) {
         int64_t grown = 0;
         for (int32_t i = 0; i < pf->waiter_count; i++) {
             st_fetch_waiter_t *x = &pf->waiters[i];
-            if (x->partition && x->partition->log) grown += st_log_size_bytes(x->partition->log) - x->size_at_park;
+            if (x->partition && x->partition->log) grown += st_partition_size_bytes(x->partition) - x->size_at_park;
         }
         if (grown >= (pf->rq->min_bytes > 0 ? pf->rq->min_bytes : 1)) {
             pf->completing = true;
@@ -626,7 +627,7 @@ int st_handle_fetch(st_broker_t *b, st_request_t *req) {
         st_fetch_waiter_t *w = &pf->waiters[pf->waiter_count++];
         w->fetch = pf;
         w->partition = p;
-        w->size_at_park = st_log_size_bytes(p->log);
+        w->size_at_park = st_partition_size_bytes(p);
         w->next = p->waiters;
         if (p->waiters) p->waiters->prev = w;
         p->waiters = w;

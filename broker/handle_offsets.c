@@ -33,15 +33,6 @@ static int check_leader_epoch(const st_partition_t *p, int32_t current_leader_ep
     return 0;
 }
 
-/* Kafka's leaderEpochCache.epochForOffset. Strata never elects a new leader,
- * so a log has at most one epoch and it covers every offset; -1 when no
- * batch was ever appended. A log with several epochs needs the exact lookup
- * (st_log_epoch_for_offset, not in storage/log.h yet). */
-static int32_t epoch_for_offset(const st_log_t *log, int64_t offset) {
-    (void)offset;
-    return st_log_latest_epoch(log);
-}
-
 /* ---- ListOffsets ----------------------------------------------------------------- */
 
 typedef st_list_offsets_response_list_offsets_partition_response_t list_offsets_result_t;
@@ -72,7 +63,6 @@ static void list_offsets_one(st_broker_t *b, const char *topic,
         out->error_code = (int16_t)err;
         return;
     }
-    st_log_t *log = p->log;
     /* Consumers see up to the high watermark (read_uncommitted) or the last
      * stable offset (read_committed); both are the log end here, as is what
      * a follower or a debugging client (replica_id != -1) would see. */
@@ -86,28 +76,28 @@ static void list_offsets_one(st_broker_t *b, const char *topic,
         break;
     case LIST_OFFSETS_EARLIEST:
     case LIST_OFFSETS_EARLIEST_LOCAL: /* no tiered storage: the local log is all of it */
-        offset = st_log_start_offset(log);
-        epoch = epoch_for_offset(log, offset);
+        offset = st_partition_log_start_offset(p);
+        epoch = st_partition_epoch_for_offset(p, offset);
         break;
     case LIST_OFFSETS_LATEST_TIERED:
         /* Remote storage disabled: Kafka answers -1 with epoch -1. */
         break;
     case LIST_OFFSETS_MAX_TIMESTAMP:
-        if (st_log_max_timestamp(log, &offset, &timestamp) != 0 || offset >= last_fetchable) {
+        if (st_partition_max_timestamp(p, &offset, &timestamp) != 0 || offset >= last_fetchable) {
             offset = -1;
             timestamp = -1;
         } else {
-            epoch = epoch_for_offset(log, offset);
+            epoch = st_partition_epoch_for_offset(p, offset);
         }
         break;
     default:
         /* A timestamp (KIP-79). Kafka treats any other negative value as a
          * timestamp too, which finds the first record. */
-        if (st_log_offset_for_timestamp(log, pr->timestamp, &offset, &timestamp) != 0 || offset >= last_fetchable) {
+        if (st_partition_offset_for_timestamp(p, pr->timestamp, &offset, &timestamp) != 0 || offset >= last_fetchable) {
             offset = -1;
             timestamp = -1;
         } else {
-            epoch = epoch_for_offset(log, offset);
+            epoch = st_partition_epoch_for_offset(p, offset);
         }
         break;
     }
@@ -205,7 +195,7 @@ int st_handle_offset_for_leader_epoch(st_broker_t *b, st_request_t *req) {
             }
             /* Unknown epochs come back as -1/-1 with no error, as Kafka's
              * endOffsetForEpoch returning None does. */
-            st_log_end_offset_for_epoch(p->log, pr->leader_epoch, &out->leader_epoch, &out->end_offset);
+            st_partition_end_offset_for_epoch(p, pr->leader_epoch, &out->leader_epoch, &out->end_offset);
         }
     }
     st_request_respond(req, resp);
@@ -222,7 +212,7 @@ static int delete_records_one(st_partition_t *p, int64_t requested, int64_t *low
     int64_t hw = st_partition_high_watermark(p);
     int64_t offset = requested == DELETE_RECORDS_HIGH_WATERMARK ? hw : requested;
     if (offset < 0 || offset > hw) return ST_ERR_OFFSET_OUT_OF_RANGE;
-    int err = st_log_delete_records(p->log, offset);
+    int err = st_partition_delete_records(p, offset);
     if (err == ST_ERR_OFFSET_OUT_OF_RANGE) return err;
     if (err != 0) {
         ST_ERROR("%s-%d: delete records to %lld failed: %s", p->topic->name, p->index, (long long)offset,
@@ -231,7 +221,7 @@ static int delete_records_one(st_partition_t *p, int64_t requested, int64_t *low
     }
     /* The low watermark: the log start offset after the move (a request at
      * or below it changes nothing and answers the current start). */
-    *low_watermark = st_log_start_offset(p->log);
+    *low_watermark = st_partition_log_start_offset(p);
     return 0;
 }
 

@@ -172,6 +172,70 @@ int64_t st_partition_high_watermark(const st_partition_t *p) {
     return st_log_end_offset(p->log);
 }
 
+void st_partition_offsets(const st_partition_t *p, st_partition_offsets_t *out) {
+    out->log_start = st_log_start_offset(p->log);
+    out->log_end = st_log_end_offset(p->log);
+    out->high_watermark = st_partition_high_watermark(p);
+    out->last_stable = out->high_watermark; /* no open transactions yet (issue 13) */
+}
+
+int64_t st_partition_log_start_offset(const st_partition_t *p) { return st_log_start_offset(p->log); }
+
+int64_t st_partition_size_bytes(const st_partition_t *p) { return st_log_size_bytes(p->log); }
+
+int st_partition_read(st_partition_t *p, int64_t offset, int32_t max_bytes, bool min_one_batch,
+                      st_log_shared_read_t *res) {
+    return st_log_read_shared(p->log, offset, max_bytes, min_one_batch, res);
+}
+
+int st_partition_for_each_batch(st_partition_t *p, int64_t from_offset,
+                                int (*fn)(void *ctx, const uint8_t *batch, size_t len), void *ctx) {
+    return st_log_for_each_batch(p->log, from_offset, fn, ctx);
+}
+
+int st_partition_offset_for_timestamp(st_partition_t *p, int64_t ts, int64_t *offset, int64_t *timestamp) {
+    return st_log_offset_for_timestamp(p->log, ts, offset, timestamp);
+}
+
+int st_partition_max_timestamp(st_partition_t *p, int64_t *offset, int64_t *timestamp) {
+    return st_log_max_timestamp(p->log, offset, timestamp);
+}
+
+int32_t st_partition_epoch_for_offset(const st_partition_t *p, int64_t offset) {
+    /* Kafka's leaderEpochCache.epochForOffset. Strata never elects a new
+     * leader, so a log has at most one epoch and it covers every offset. A
+     * log with several epochs needs the exact lookup (st_log_epoch_for_offset,
+     * not in storage/log.h yet). */
+    (void)offset;
+    return st_log_latest_epoch(p->log);
+}
+
+void st_partition_end_offset_for_epoch(const st_partition_t *p, int32_t epoch, int32_t *epoch_out,
+                                       int64_t *end_offset_out) {
+    st_log_end_offset_for_epoch(p->log, epoch, epoch_out, end_offset_out);
+}
+
+int st_partition_delete_records(st_partition_t *p, int64_t offset) { return st_log_delete_records(p->log, offset); }
+
+void st_partition_housekeeping(st_partition_t *p, int64_t now_ms, int64_t producer_expiration_ms) {
+    if (p->topic->settings.cleanup_delete) {
+        int deleted = st_log_enforce_retention(p->log, now_ms);
+        if (deleted > 0) ST_INFO("retention deleted %d segment(s) of %s-%d", deleted, p->topic->name, p->index);
+    }
+    st_log_maybe_flush(p->log, now_ms);
+    st_producer_state_expire(p->producers, now_ms, producer_expiration_ms);
+}
+
+void st_partition_compact(st_partition_t *p, int64_t now_ms) {
+    if (p->topic->settings.cleanup_compact) st_log_compact(p->log, now_ms);
+}
+
+void st_partition_delete_files(st_partition_t *p) {
+    st_log_t *log = p->log;
+    p->log = NULL;
+    if (log && st_log_delete(log) != 0) ST_WARN("could not remove the files of %s-%d", p->topic->name, p->index);
+}
+
 /* Every rejected batch leaves one log line: it is bad input or a client
  * bug, and the operator should be able to see which partition and why. */
 static void reject(const st_partition_t *p, st_produce_result_t *res, int error, const char *message) {

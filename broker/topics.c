@@ -202,11 +202,7 @@ static void apply_remove_topic(st_broker_t *b, const st_remove_topic_record_t *r
         st_partition_t *p = t->partitions[i];
         if (!p) continue;
         if (b->hooks.partition_removed) b->hooks.partition_removed(b, p);
-        if (!replaying) {
-            st_log_t *log = p->log;
-            p->log = NULL;
-            if (log && st_log_delete(log) != 0) ST_WARN("could not remove the files of %s-%d", t->name, i);
-        }
+        if (!replaying) st_partition_delete_files(p);
         st_partition_close(p);
     }
     topic_free(t);
@@ -546,13 +542,7 @@ static int housekeeping_partition(void *ctx, st_topic_t *t) {
     int64_t producer_expiration_ms = st_config_get_long(hc->b->config, "producer.id.expiration.ms");
     for (int32_t i = 0; i < t->partition_count; i++) {
         st_partition_t *p = t->partitions[i];
-        if (!p || !p->log) continue;
-        if (t->settings.cleanup_delete) {
-            int deleted = st_log_enforce_retention(p->log, now);
-            if (deleted > 0) ST_INFO("retention deleted %d segment(s) of %s-%d", deleted, t->name, i);
-        }
-        st_log_maybe_flush(p->log, now);
-        st_producer_state_expire(p->producers, now, producer_expiration_ms);
+        if (p && p->log) st_partition_housekeeping(p, now, producer_expiration_ms);
     }
     return 0;
 }
@@ -567,7 +557,7 @@ static int compact_topic(void *ctx, st_topic_t *t) {
     if (!t->settings.cleanup_compact) return 0;
     for (int32_t i = 0; i < t->partition_count; i++) {
         st_partition_t *p = t->partitions[i];
-        if (p && p->log) st_log_compact(p->log, *now);
+        if (p && p->log) st_partition_compact(p, *now);
     }
     return 0;
 }

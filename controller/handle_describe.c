@@ -81,7 +81,7 @@ static log_dir_topic_t *log_dirs_add_topic(log_dirs_ctx_t *c, st_topic_t *t, int
 static void log_dirs_add_partition(log_dir_topic_t *lt, const st_partition_t *p) {
     st_describe_log_dirs_response_describe_log_dirs_partition_t *lp = &lt->partitions[lt->partitions_count++];
     lp->partition_index = p->index;
-    lp->partition_size = st_log_size_bytes(p->log);
+    lp->partition_size = st_partition_size_bytes(p);
     lp->offset_lag = 0; /* only a future (moving) replica lags */
     lp->is_future_key = false;
 }

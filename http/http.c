@@ -101,9 +101,9 @@ static int topic_metrics(void *ctx, st_topic_t *t) {
         case 1: out(mc->w, "kafka_topic_partition_current_offset{partition=\"%d\",topic=\"%s\"} %lld\n", i, tl,
                     (long long)st_partition_high_watermark(p)); break;
         case 2: out(mc->w, "kafka_topic_partition_oldest_offset{partition=\"%d\",topic=\"%s\"} %lld\n", i, tl,
-                    (long long)st_log_start_offset(p->log)); break;
+                    (long long)st_partition_log_start_offset(p)); break;
         case 3: out(mc->w, "strata_log_size_bytes{partition=\"%d\",topic=\"%s\"} %lld\n", i, tl,
-                    (long long)st_log_size_bytes(p->log)); break;
+                    (long long)st_partition_size_bytes(p)); break;
         default: break;
         }
         mc->partitions++;

@@ -13,6 +13,7 @@
 
 #include "broker/broker.h"
 #include "controller/admin.h"
+#include "coordinator/find_coordinator.h"
 #include "coordinator/group/group.h"
 
 static int st_handle_api_versions(st_broker_t *b, st_request_t *req);

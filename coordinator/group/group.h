@@ -38,6 +38,10 @@ int st_groups_load(st_groups_t *g);
 /* Expires offsets of empty groups past offsets.retention.minutes. */
 void st_groups_housekeeping(st_groups_t *g, int64_t now_ms);
 
+/* Creates __consumer_offsets if it does not exist yet (Kafka creates it on
+ * the first FindCoordinator for a group). 0, or COORDINATOR_NOT_AVAILABLE. */
+int st_groups_prepare(st_groups_t *g);
+
 /* Kafka's partition for a group: abs(String.hashCode) % partitions. */
 int32_t st_group_partition_for(const char *group_id, int32_t partitions);
 
@@ -63,7 +67,6 @@ int st_groups_each_offset(const st_groups_t *g, const char *group_id,
                           int (*fn)(void *ctx, const st_group_offset_view_t *offset), void *ctx);
 bool st_groups_view(const st_groups_t *g, const char *group_id, st_group_view_t *out);
 
-int st_handle_find_coordinator(st_broker_t *b, st_request_t *req);
 int st_handle_join_group(st_broker_t *b, st_request_t *req);
 int st_handle_sync_group(st_broker_t *b, st_request_t *req);
 int st_handle_heartbeat(st_broker_t *b, st_request_t *req);

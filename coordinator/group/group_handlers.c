@@ -18,46 +18,6 @@ static const char *client_id_of(const st_request_t *req) {
 
 static st_groups_t *groups_of(st_broker_t *b) { return b->groups; }
 
-int st_handle_find_coordinator(st_broker_t *b, st_request_t *req) {
-    st_find_coordinator_request_t rq;
-    if (st_request_decode(req, &rq) != 0) return ST_ERR_DECODE;
-    st_find_coordinator_response_t *resp = st_request_alloc_response(req);
-    bool group_key = rq.key_type == 0;
-    if (group_key) group_offsets_partition(groups_of(b), "", true); /* the topic exists from the first use */
-    if (req->api_version < 4) {
-        resp->node_id = b->node_id;
-        resp->host = st_str(b->host);
-        resp->port = b->port;
-        resp->error_message = st_str_null();
-        if (rq.key_type != 0 && rq.key_type != 1) {
-            resp->error_code = ST_ERR_INVALID_REQUEST;
-            resp->node_id = -1;
-            resp->host = st_str("");
-            resp->port = -1;
-        }
-    } else {
-        int32_t n = rq.coordinator_keys_count > 0 ? rq.coordinator_keys_count : 0;
-        resp->coordinators = st_arena_alloc(&req->arena, (size_t)(n ? n : 1) * sizeof *resp->coordinators);
-        resp->coordinators_count = n;
-        for (int32_t i = 0; i < n; i++) {
-            st_find_coordinator_response_coordinator_t *c = &resp->coordinators[i];
-            c->key = rq.coordinator_keys[i];
-            c->node_id = b->node_id;
-            c->host = st_str(b->host);
-            c->port = b->port;
-            c->error_message = st_str_null();
-            if (rq.key_type != 0 && rq.key_type != 1) {
-                c->error_code = ST_ERR_INVALID_REQUEST;
-                c->node_id = -1;
-                c->host = st_str("");
-                c->port = -1;
-            }
-        }
-    }
-    st_request_respond(req, resp);
-    return 0;
-}
-
 int st_handle_join_group(st_broker_t *b, st_request_t *req) {
     st_join_group_request_t rq;
     if (st_request_decode(req, &rq) != 0) return ST_ERR_DECODE;

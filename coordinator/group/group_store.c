@@ -160,6 +160,10 @@ int group_write_tombstones(st_groups_t *g, group_t *gr) {
 }
 
 
+int st_groups_prepare(st_groups_t *g) {
+    return group_offsets_partition(g, "", true) ? 0 : ST_ERR_COORDINATOR_NOT_AVAILABLE;
+}
+
 /* The state machine records a group's change through persist_group (the
  * store sits above it, so it is handed down, not called up). */
 st_groups_t *st_groups_new(st_broker_t *b) {
@@ -285,7 +289,7 @@ int st_groups_load(st_groups_t *g) {
     for (int32_t i = 0; i < t->partition_count; i++) {
         st_partition_t *p = t->partitions[i];
         if (!p || !p->log) continue;
-        st_log_for_each_batch(p->log, st_log_start_offset(p->log), load_batch, &lc);
+        st_partition_for_each_batch(p, st_partition_log_start_offset(p), load_batch, &lc);
     }
     /* Restored members get a full session to come back. */
     for (int i = 0; i < GROUP_BUCKETS; i++)
