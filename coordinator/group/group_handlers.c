@@ -191,11 +191,15 @@ int st_handle_sync_group(st_broker_t *b, st_request_t *req) {
     if (st_request_decode(req, &rq) != 0) return ST_ERR_DECODE;
     group_t *gr = rq.group_id.len > 0 ? group_find(groups_of(b), rq.group_id.ptr) : NULL;
     member_t *m = gr ? group_member_find(gr, rq.member_id.ptr ? rq.member_id.ptr : "") : NULL;
+    const char *instance_id = rq.group_instance_id.len >= 0 ? rq.group_instance_id.ptr : NULL;
+    if (gr && group_static_member_fenced(gr, instance_id, rq.member_id.ptr ? rq.member_id.ptr : "")) {
+        group_respond_sync(req, ST_ERR_FENCED_INSTANCE_ID, NULL, NULL);
+        return 0;
+    }
     if (!gr || !m) {
         group_respond_sync(req, ST_ERR_UNKNOWN_MEMBER_ID, NULL, NULL);
         return 0;
     }
-    const char *instance_id = rq.group_instance_id.len >= 0 ? rq.group_instance_id.ptr : NULL;
     if (instance_id && !group_str_eq(m->instance_id, instance_id)) {
         group_respond_sync(req, ST_ERR_FENCED_INSTANCE_ID, NULL, NULL);
         return 0;
@@ -258,7 +262,9 @@ int st_handle_heartbeat(st_broker_t *b, st_request_t *req) {
     group_t *gr = rq.group_id.len > 0 ? group_find(groups_of(b), rq.group_id.ptr) : NULL;
     member_t *m = gr ? group_member_find(gr, rq.member_id.ptr ? rq.member_id.ptr : "") : NULL;
     const char *instance_id = rq.group_instance_id.len >= 0 ? rq.group_instance_id.ptr : NULL;
-    if (!gr || !m || gr->state == GROUP_EMPTY || gr->state == GROUP_DEAD) {
+    if (gr && group_static_member_fenced(gr, instance_id, rq.member_id.ptr ? rq.member_id.ptr : "")) {
+        resp->error_code = ST_ERR_FENCED_INSTANCE_ID;
+    } else if (!gr || !m || gr->state == GROUP_EMPTY || gr->state == GROUP_DEAD) {
         resp->error_code = ST_ERR_UNKNOWN_MEMBER_ID;
     } else if (instance_id && !group_str_eq(m->instance_id, instance_id)) {
         resp->error_code = ST_ERR_FENCED_INSTANCE_ID;
@@ -342,7 +348,8 @@ int st_handle_offset_commit(st_broker_t *b, st_request_t *req) {
     } else {
         member_t *m = group_member_find(gr, member_id);
         const char *instance_id = rq.group_instance_id.len >= 0 ? rq.group_instance_id.ptr : NULL;
-        if (!m) group_error = ST_ERR_UNKNOWN_MEMBER_ID;
+        if (group_static_member_fenced(gr, instance_id, member_id)) group_error = ST_ERR_FENCED_INSTANCE_ID;
+        else if (!m) group_error = ST_ERR_UNKNOWN_MEMBER_ID;
         else if (instance_id && !group_str_eq(m->instance_id, instance_id)) group_error = ST_ERR_FENCED_INSTANCE_ID;
         else if (rq.generation_id_or_member_epoch != gr->generation) group_error = ST_ERR_ILLEGAL_GENERATION;
         else if (gr->state == GROUP_COMPLETING_REBALANCE) group_error = ST_ERR_REBALANCE_IN_PROGRESS;
@@ -363,6 +370,12 @@ int st_handle_offset_commit(st_broker_t *b, st_request_t *req) {
         for (int32_t k = 0; k < np; k++) {
             const st_offset_commit_request_offset_commit_request_partition_t *p = &t->partitions[k];
             rt->partitions[k].partition_index = p->partition_index;
+            /* KafkaApis answers a partition that does not exist before the
+             * coordinator sees the commit, whatever the group's state. */
+            if (!t->name.ptr || !st_broker_partition(b, t->name.ptr, p->partition_index)) {
+                rt->partitions[k].error_code = ST_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
             if (group_error) {
                 rt->partitions[k].error_code = group_error;
                 continue;
@@ -373,7 +386,8 @@ int st_handle_offset_commit(st_broker_t *b, st_request_t *req) {
             }
             committed_t c = {.topic = (char *)t->name.ptr, .partition = p->partition_index, .offset = p->committed_offset,
                              .leader_epoch = p->committed_leader_epoch,
-                             .metadata = (char *)(p->committed_metadata.len >= 0 ? p->committed_metadata.ptr : ""),
+                             .metadata = (char *)(p->committed_metadata.len > 0 ? p->committed_metadata.ptr : ""),
+                             .metadata_len = p->committed_metadata.len > 0 ? p->committed_metadata.len : 0,
                              .commit_ms = now};
             group_encode_offset_key(&rs.key, gr->id, t->name.ptr ? t->name.ptr : "", p->partition_index);
             group_encode_offset_value(&rs.value, &c);
@@ -392,7 +406,7 @@ int st_handle_offset_commit(st_broker_t *b, st_request_t *req) {
             }
             const st_offset_commit_request_offset_commit_request_partition_t *p = &t->partitions[k];
             group_offset_put(gr, t->name.ptr ? t->name.ptr : "", p->partition_index, p->committed_offset,
-                       p->committed_leader_epoch, p->committed_metadata.len >= 0 ? p->committed_metadata.ptr : "", now);
+                             p->committed_leader_epoch, p->committed_metadata, now);
         }
     }
     group_records_free(&rs);
@@ -401,6 +415,13 @@ int st_handle_offset_commit(st_broker_t *b, st_request_t *req) {
 }
 
 /* Fills one group's offsets for the requested topics (NULL: all). */
+/* The committed metadata as it was committed, NULs and all (an unknown
+ * offset: empty). */
+static st_str_t committed_metadata(st_request_t *req, const committed_t *c) {
+    if (!c || c->metadata_len <= 0) return st_str("");
+    return (st_str_t){st_arena_memdup(&req->arena, c->metadata, (size_t)c->metadata_len), c->metadata_len};
+}
+
 typedef struct fetch_topic_view {
     st_str_t name;
     int32_t *partitions;
@@ -428,7 +449,7 @@ static void fill_offsets(st_request_t *req, group_t *gr, const fetch_topic_view_
             p->partition_index = c->partition;
             p->committed_offset = c->offset;
             p->committed_leader_epoch = c->leader_epoch;
-            p->metadata = st_str(st_arena_strdup(&req->arena, c->metadata ? c->metadata : ""));
+            p->metadata = committed_metadata(req, c);
         }
         *out = ts;
         *out_count = tc;
@@ -447,7 +468,7 @@ static void fill_offsets(st_request_t *req, group_t *gr, const fetch_topic_view_
             committed_t *c = gr && topics[i].name.ptr ? group_offset_find(gr, topics[i].name.ptr, p->partition_index) : NULL;
             p->committed_offset = c ? c->offset : -1;
             p->committed_leader_epoch = c ? c->leader_epoch : -1;
-            p->metadata = st_str(c && c->metadata ? st_arena_strdup(&req->arena, c->metadata) : "");
+            p->metadata = committed_metadata(req, c);
         }
     }
     *out = ts;

@@ -68,7 +68,8 @@ typedef struct committed {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    char *metadata;
+    char *metadata; /* bytes, NUL-terminated for logs only: may hold NULs */
+    int32_t metadata_len;
     int64_t commit_ms;
 } committed_t;
 
@@ -126,9 +127,14 @@ group_t *group_create(st_groups_t *g, const char *id);
 member_t *group_member_find(group_t *gr, const char *member_id);
 member_t *group_member_by_instance(group_t *gr, const char *instance_id);
 const protocol_t *group_member_protocol(const member_t *m, const char *name);
+/* Kafka's isStaticMemberFenced: `instance_id` is held by another member
+ * id (a newer instance joined with it); the caller is FENCED_INSTANCE_ID. */
+bool group_static_member_fenced(group_t *gr, const char *instance_id, const char *member_id);
 void group_set_state(group_t *gr, group_state_t s);
 committed_t *group_offset_find(group_t *gr, const char *topic, int32_t partition);
-void group_offset_put(group_t *gr, const char *topic, int32_t partition, int64_t offset, int32_t leader_epoch, const char *metadata, int64_t commit_ms);
+/* Records a committed offset; `metadata` is copied with its length (null: empty, as Kafka stores it). */
+void group_offset_put(group_t *gr, const char *topic, int32_t partition, int64_t offset, int32_t leader_epoch,
+                      st_str_t metadata, int64_t commit_ms);
 void group_offset_remove(group_t *gr, const char *topic, int32_t partition);
 void group_member_touch(member_t *m);
 void group_respond_join_error(st_request_t *req, int16_t error, const char *member_id);

@@ -130,6 +130,12 @@ const protocol_t *group_member_protocol(const member_t *m, const char *name) {
     return NULL;
 }
 
+bool group_static_member_fenced(group_t *gr, const char *instance_id, const char *member_id) {
+    if (!instance_id) return false;
+    const member_t *holder = group_member_by_instance(gr, instance_id);
+    return holder && !group_str_eq(holder->member_id, member_id);
+}
+
 void group_set_state(group_t *gr, group_state_t s) {
     gr->state = s;
     gr->state_since_ms = st_wall_ms();
@@ -146,7 +152,7 @@ committed_t *group_offset_find(group_t *gr, const char *topic, int32_t partition
 }
 
 void group_offset_put(group_t *gr, const char *topic, int32_t partition, int64_t offset, int32_t leader_epoch,
-                       const char *metadata, int64_t commit_ms) {
+                      st_str_t metadata, int64_t commit_ms) {
     committed_t *c = group_offset_find(gr, topic, partition);
     if (!c) {
         if (gr->offset_count == gr->offset_cap) {
@@ -162,7 +168,12 @@ void group_offset_put(group_t *gr, const char *topic, int32_t partition, int64_t
         c->partition = partition;
     }
     free(c->metadata);
-    c->metadata = group_dup_c(metadata ? metadata : "");
+    int32_t len = metadata.len > 0 ? metadata.len : 0;
+    c->metadata = malloc((size_t)len + 1);
+    if (!c->metadata) abort();
+    if (len) memcpy(c->metadata, metadata.ptr, (size_t)len);
+    c->metadata[len] = '\0';
+    c->metadata_len = len;
     c->offset = offset;
     c->leader_epoch = leader_epoch;
     c->commit_ms = commit_ms;

@@ -89,7 +89,7 @@ void group_encode_offset_value(st_writer_t *w, const committed_t *c) {
     st_offset_commit_value_init(&v);
     v.offset = c->offset;
     v.leader_epoch = c->leader_epoch;
-    v.metadata = st_str(c->metadata ? c->metadata : "");
+    v.metadata = c->metadata_len > 0 ? (st_str_t){c->metadata, c->metadata_len} : st_str("");
     v.commit_timestamp = c->commit_ms;
     st_write_i16(w, OFFSET_COMMIT_VALUE_VERSION);
     st_offset_commit_value_encode(w, OFFSET_COMMIT_VALUE_VERSION, &v);
@@ -268,7 +268,7 @@ static int load_batch(void *ctx, const uint8_t *batch, size_t len) {
             st_offset_commit_value_t v;
             if (st_offset_commit_value_decode(&vr, &arena, vv, &v) != 0) continue;
             if (!gr) gr = group_create(lc->g, k.group.ptr);
-            group_offset_put(gr, k.topic.ptr, k.partition, v.offset, v.leader_epoch, v.metadata.len >= 0 ? v.metadata.ptr : "",
+            group_offset_put(gr, k.topic.ptr, k.partition, v.offset, v.leader_epoch, v.metadata,
                        v.commit_timestamp);
             lc->records++;
         } else if (kv == 2) {
