@@ -104,6 +104,15 @@ static int topic_metrics(void *ctx, st_topic_t *t) {
                     (long long)st_partition_log_start_offset(p)); break;
         case 3: out(mc->w, "strata_log_size_bytes{partition=\"%d\",topic=\"%s\"} %lld\n", i, tl,
                     (long long)st_partition_size_bytes(p)); break;
+        /* One node: it is every partition's only replica, in sync, the
+         * preferred leader; nothing is under-replicated. */
+        case 4: out(mc->w, "kafka_topic_partition_in_sync_replica{partition=\"%d\",topic=\"%s\"} 1\n", i, tl); break;
+        case 5: out(mc->w, "kafka_topic_partition_leader{partition=\"%d\",topic=\"%s\"} %d\n", i, tl,
+                    (int)mc->b->node_id); break;
+        case 6: out(mc->w, "kafka_topic_partition_leader_is_preferred{partition=\"%d\",topic=\"%s\"} 1\n", i, tl); break;
+        case 7: out(mc->w, "kafka_topic_partition_replicas{partition=\"%d\",topic=\"%s\"} 1\n", i, tl); break;
+        case 8: out(mc->w, "kafka_topic_partition_under_replicated_partition{partition=\"%d\",topic=\"%s\"} 0\n", i, tl);
+                break;
         default: break;
         }
         mc->partitions++;
@@ -113,7 +122,7 @@ static int topic_metrics(void *ctx, st_topic_t *t) {
 
 typedef struct lag_sum {
     char topic[256];
-    int64_t lag;
+    int64_t sum; /* lag (pass 2) or committed offsets (pass 4) of the topic */
 } lag_sum_t;
 
 typedef struct group_metrics_ctx {
@@ -147,10 +156,14 @@ static int group_offset_metrics(void *ctx, const st_group_offset_view_t *o) {
         if (lag >= 0)
             out(gc->w, "kafka_consumergroup_lag{consumergroup=\"%s\",partition=\"%d\",topic=\"%s\"} %lld\n",
                 gc->group_label, o->partition, tl, (long long)lag);
-    } else if (lag >= 0) {
+    } else if (gc->pass == 2 || gc->pass == 4) {
+        /* kafka_exporter sums lag over the partitions that have one and
+         * offsets over every committed partition. */
+        if (gc->pass == 2 && lag < 0) return 0;
+        int64_t add = gc->pass == 2 ? lag : (o->offset > 0 ? o->offset : 0);
         for (int32_t i = 0; i < gc->sum_count; i++)
             if (strcmp(gc->sums[i].topic, o->topic) == 0) {
-                gc->sums[i].lag += lag;
+                gc->sums[i].sum += add;
                 return 0;
             }
         if (gc->sum_count == gc->sum_cap) {
@@ -160,7 +173,7 @@ static int group_offset_metrics(void *ctx, const st_group_offset_view_t *o) {
             gc->sums = s;
         }
         snprintf(gc->sums[gc->sum_count].topic, sizeof gc->sums[0].topic, "%s", o->topic);
-        gc->sums[gc->sum_count++].lag = lag;
+        gc->sums[gc->sum_count++].sum = add;
     }
     return 0;
 }
@@ -181,11 +194,12 @@ static int group_metrics(void *ctx, const st_group_view_t *g) {
     }
     group_metrics_ctx_t gc = {gp->b, gp->w, gl, gp->pass, NULL, 0, 0};
     st_groups_each_offset(gp->b->groups, g->group_id, group_offset_metrics, &gc);
-    if (gp->pass == 2) {
+    if (gp->pass == 2 || gp->pass == 4) {
+        const char *name = gp->pass == 2 ? "kafka_consumergroup_lag_sum" : "kafka_consumergroup_current_offset_sum";
         for (int32_t i = 0; i < gc.sum_count; i++) {
             char tl[512];
-            out(gp->w, "kafka_consumergroup_lag_sum{consumergroup=\"%s\",topic=\"%s\"} %lld\n", gl,
-                label(gc.sums[i].topic, tl, sizeof tl), (long long)gc.sums[i].lag);
+            out(gp->w, "%s{consumergroup=\"%s\",topic=\"%s\"} %lld\n", name, gl,
+                label(gc.sums[i].topic, tl, sizeof tl), (long long)gc.sums[i].sum);
         }
     }
     free(gc.sums);
@@ -194,6 +208,11 @@ static int group_metrics(void *ctx, const st_group_view_t *g) {
 
 static void render_metrics(st_broker_t *b, st_writer_t *w) {
     out(w, "# HELP kafka_brokers Number of Brokers in the Kafka Cluster.\n# TYPE kafka_brokers gauge\nkafka_brokers 1\n");
+    char address[300];
+    snprintf(address, sizeof address, "%s:%d", b->host, (int)b->port);
+    char al[640];
+    out(w, "# HELP kafka_broker_info Information about the Kafka Broker.\n# TYPE kafka_broker_info gauge\n"
+           "kafka_broker_info{address=\"%s\",id=\"%d\"} 1\n", label(address, al, sizeof al), (int)b->node_id);
     static const char *const topic_help[] = {
         "# HELP kafka_topic_partitions Number of partitions for this Topic\n# TYPE kafka_topic_partitions gauge\n",
         "# HELP kafka_topic_partition_current_offset Current Offset of a Broker at Topic/Partition\n"
@@ -201,9 +220,19 @@ static void render_metrics(st_broker_t *b, st_writer_t *w) {
         "# HELP kafka_topic_partition_oldest_offset Oldest Offset of a Broker at Topic/Partition\n"
         "# TYPE kafka_topic_partition_oldest_offset gauge\n",
         "# HELP strata_log_size_bytes Bytes on disk of a partition's log\n# TYPE strata_log_size_bytes gauge\n",
+        "# HELP kafka_topic_partition_in_sync_replica Number of In-Sync Replicas for this Topic/Partition\n"
+        "# TYPE kafka_topic_partition_in_sync_replica gauge\n",
+        "# HELP kafka_topic_partition_leader Leader Broker ID of this Topic/Partition\n"
+        "# TYPE kafka_topic_partition_leader gauge\n",
+        "# HELP kafka_topic_partition_leader_is_preferred 1 if Topic/Partition is using the Preferred Broker\n"
+        "# TYPE kafka_topic_partition_leader_is_preferred gauge\n",
+        "# HELP kafka_topic_partition_replicas Number of Replicas for this Topic/Partition\n"
+        "# TYPE kafka_topic_partition_replicas gauge\n",
+        "# HELP kafka_topic_partition_under_replicated_partition 1 if Topic/Partition is under Replicated\n"
+        "# TYPE kafka_topic_partition_under_replicated_partition gauge\n",
     };
     int64_t partitions = 0;
-    for (int pass = 0; pass < 4; pass++) {
+    for (int pass = 0; pass < (int)(sizeof topic_help / sizeof topic_help[0]); pass++) {
         out(w, "%s", topic_help[pass]);
         metrics_ctx_t mc = {b, w, pass, 0};
         st_broker_each_topic(b, topic_metrics, &mc);
@@ -218,8 +247,10 @@ static void render_metrics(st_broker_t *b, st_writer_t *w) {
         "# TYPE kafka_consumergroup_lag_sum gauge\n",
         "# HELP kafka_consumergroup_members Amount of members in a consumer group\n"
         "# TYPE kafka_consumergroup_members gauge\n",
+        "# HELP kafka_consumergroup_current_offset_sum Current Offset of a ConsumerGroup at Topic for all partitions\n"
+        "# TYPE kafka_consumergroup_current_offset_sum gauge\n",
     };
-    for (int pass = 0; pass < 4; pass++) {
+    for (int pass = 0; pass < (int)(sizeof group_help / sizeof group_help[0]); pass++) {
         out(w, "%s", group_help[pass]);
         groups_pass_t gp = {b, w, pass};
         if (b->groups) st_groups_each(b->groups, group_metrics, &gp);
@@ -268,6 +299,7 @@ typedef struct json_lag_ctx {
     st_broker_t *b;
     json_t *partitions;
     int64_t total;
+    int32_t known; /* partitions with a lag (a committed offset and a log end) */
 } json_lag_ctx_t;
 
 static int json_lag_offset(void *ctx, const st_group_offset_view_t *o) {
@@ -278,17 +310,23 @@ static int json_lag_offset(void *ctx, const st_group_offset_view_t *o) {
                           "current_offset", (json_int_t)o->offset, "log_end_offset", (json_int_t)end, "lag",
                           (json_int_t)lag);
     json_array_append_new(jc->partitions, e);
-    if (lag > 0) jc->total += lag;
+    if (lag >= 0) {
+        jc->total += lag;
+        jc->known++;
+    }
     return 0;
 }
 
 static int render_group_lag(st_broker_t *b, const char *group, st_writer_t *w) {
     st_group_view_t v;
     if (!b->groups || !st_groups_view(b->groups, group, &v)) return 404;
-    json_lag_ctx_t jc = {b, json_array(), 0};
+    json_lag_ctx_t jc = {b, json_array(), 0, 0};
     st_groups_each_offset(b->groups, group, json_lag_offset, &jc);
-    json_t *doc = json_pack("{s:s, s:s, s:i, s:o, s:I}", "group", group, "state", v.state, "members", v.member_count,
-                            "partitions", jc.partitions, "total_lag", (json_int_t)jc.total);
+    /* No committed offset: the lag is not known, which is not 0 (a group
+     * that never committed is not caught up). */
+    json_t *total = jc.known ? json_integer((json_int_t)jc.total) : json_string("unknown");
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:o, s:o}", "group", group, "state", v.state, "members", v.member_count,
+                            "partitions", jc.partitions, "total_lag", total);
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     out(w, "%s\n", text);
     free(text);
