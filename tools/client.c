@@ -89,6 +89,7 @@ const char *st_kafka_error_message(int code) {
     case ST_ERR_POLICY_VIOLATION: return "Request parameters do not satisfy the configured policy.";
     case ST_ERR_INVALID_RECORD:
         return "This record has failed the validation on broker and hence will be rejected.";
+    case ST_ERR_TOPIC_DELETION_DISABLED: return "Topic deletion is disabled.";
     default: return st_err_name(code);
     }
 }

@@ -1,5 +1,6 @@
 /* The CLI client's producer: see client_internal.h. */
 #include "tools/client_internal.h"
+#include <time.h>
 
 /* ---- producer -------------------------------------------------------------
  *
@@ -337,7 +338,18 @@ int st_producer_poll(st_producer_t *p, int timeout_ms) {
         st_producer_node_t *wait = NULL;
         for (int32_t i = 0; i < p->node_count && !wait; i++)
             if (p->nodes[i].count > 0) wait = &p->nodes[i];
-        if (!wait) return p->error;
+        if (!wait) {
+            /* Nothing in flight: sleep (a throttled perf run waits here
+             * between records) instead of spinning, then send what the
+             * linger let become ready. */
+            struct timespec ts = {0, (long)(left > 10 ? 10 : left) * 1000000L};
+            nanosleep(&ts, NULL);
+            for (int32_t i = 0; i < p->node_count; i++) {
+                int rc = producer_drain_node(p, &p->nodes[i], false);
+                if (rc != 0) return rc;
+            }
+            continue;
+        }
         (void)st_client_readable(wait->client, left > 100 ? 100 : (int)left);
     }
 }

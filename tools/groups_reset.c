@@ -345,10 +345,20 @@ static int prepare_reset(groups_ctx_t *x, const char *group, reset_plan_t *plan)
         /* checkOffsetsRange: above the log end goes to the end, below the
          * log start goes to the start. */
         if (clamp) {
-            if (latest_known[i] && offset > latest[i])
+            /* Kafka's tool logs these at WARN (log4j, on stderr). */
+            if (latest_known[i] && offset > latest[i]) {
+                fprintf(stderr,
+                        "WARN New offset (%lld) is higher than latest offset for topic partition %s-%d. "
+                        "Value will be set to %lld\n",
+                        (long long)offset, tps[i].topic, (int)tps[i].partition, (long long)latest[i]);
                 offset = latest[i];
-            else if (earliest_known[i] && offset < earliest[i])
+            } else if (earliest_known[i] && offset < earliest[i]) {
+                fprintf(stderr,
+                        "WARN New offset (%lld) is lower than earliest offset for topic partition %s-%d. "
+                        "Value will be set to %lld\n",
+                        (long long)offset, tps[i].topic, (int)tps[i].partition, (long long)earliest[i]);
                 offset = earliest[i];
+            }
         }
         plan_add(plan, group, tps[i], offset);
     }

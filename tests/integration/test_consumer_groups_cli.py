@@ -302,6 +302,10 @@ def check_reset_offsets():
         case(["--to-latest"], {0: 10, 1: 20, 2: 5})
         case(["--to-current"], baseline)
         case(["--to-offset", 7], {0: 7, 1: 7, 2: 5})             # 7 > LEO 5: clamped
+        # ... with Kafka's warning for the clamped partition only.
+        rc, out, err = cg(b, "--reset-offsets", "--group", "rg", "--all-topics", "--to-offset", 7, "--dry-run", check=0)
+        assert "New offset (7) is higher than latest offset for topic partition reset-2. Value will be set to 5" in err, err
+        assert "reset-0" not in err and "reset-1" not in err, err
         case(["--shift-by", -3], {0: 1, 1: 12, 2: 0})            # 2 - 3 < 0: clamped to earliest
         case(["--shift-by", 100], {0: 10, 1: 20, 2: 5})          # clamped to the log end
         case(["--to-offset", 3], {1: 3}, scope=("--topic", "reset:1"))
