@@ -37,6 +37,8 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "protocol/legacy_records.h"
+#include "storage/fsutil.h"
 
 typedef struct parked_fetch parked_fetch_t;
 
@@ -221,6 +223,39 @@ static const char *topic_name_for(st_broker_t *b, const st_fetch_request_t *rq, 
     return ft->topic.ptr;
 }
 
+/* Fetch v0-3: the v2 bytes read from the log become message format v0
+ * (Fetch v0-1) or v1 (v2-3) in memory, as Kafka 3.x down-converted; no
+ * sendfile. Takes `rr`'s file reference. Returns the bytes added. */
+static int32_t read_partition_legacy(st_broker_t *b, st_request_t *req, const fetch_item_t *it, int32_t max_bytes,
+                                     st_log_shared_read_t *rr, st_fetch_response_partition_data_t *out) {
+    uint8_t *v2 = st_arena_alloc(&req->arena, (size_t)rr->len);
+    size_t got = 0;
+    int err = st_fs_pread_full(st_file_ref_fd(rr->file), v2, (size_t)rr->len, rr->file_pos, &got);
+    st_file_ref_release(rr->file);
+    if (err != 0) {
+        out->error_code = ST_ERR_KAFKA_STORAGE_ERROR;
+        return 0;
+    }
+    int8_t magic = req->api_version >= 2 ? 1 : 0;
+    st_writer_t conv;
+    st_writer_init(&conv, got + 256);
+    err = st_legacy_down_convert(v2, got, magic, it->fetch_offset, (size_t)(max_bytes > 0 ? max_bytes : 0),
+                                 b->decompressed_batch_max_bytes, &req->arena, &conv, NULL);
+    if (err != 0 || conv.len > INT32_MAX) {
+        if (err != ST_ERR_UNSUPPORTED_COMPRESSION_TYPE)
+            ST_WARN("fetch v%d of %s-%d at %lld: cannot convert to message format v%d: %s", req->api_version,
+                    it->topic, it->partition, (long long)it->fetch_offset, magic, st_err_name(err));
+        out->error_code = (int16_t)(err ? err : ST_ERR_MESSAGE_TOO_LARGE);
+        st_writer_free(&conv);
+        return 0;
+    }
+    int32_t len = (int32_t)conv.len;
+    out->records = (st_records_t){.ptr = len ? st_arena_memdup(&req->arena, conv.data, conv.len) : NULL, .len = len,
+                                  .fd = -1};
+    st_writer_free(&conv);
+    return len;
+}
+
 /* Reads one partition into `out`; returns the bytes of records added. */
 static int32_t read_partition(st_broker_t *b, st_request_t *req, const fetch_item_t *it, int32_t budget,
                               bool first_with_data, st_fetch_response_partition_data_t *out) {
@@ -255,6 +290,7 @@ static int32_t read_partition(st_broker_t *b, st_request_t *req, const fetch_ite
         st_file_ref_release(rr.file);
         return 0;
     }
+    if (req->api_version < 4) return read_partition_legacy(b, req, it, max_bytes, &rr, out);
     st_request_hold_file(req, rr.file);
     out->records = (st_records_t){.len = rr.len, .in_file = true, .fd = st_file_ref_fd(rr.file), .file_pos = rr.file_pos};
     return rr.len;

@@ -1,5 +1,5 @@
 /*
- * Produce (v3+, record batch v2 only): each partition's batch is validated
+ * Produce: each partition's batch is validated
  * and appended by st_partition_produce; acks=0 gets no response, as in
  * Kafka. With one replica, acks=1 and acks=all mean the same: the batch is
  * in the log (page cache, or fsynced per flush.messages) when we answer.
@@ -10,7 +10,9 @@
  * needs more, one inflating towards the decompression limit, is finished
  * over later turns (st_request_defer) while other connections are served,
  * and its partition is appended to only once its verdict is in. Partitions
- * of one request are done in order.
+ * of one request are done in order. Produce v0-2 may carry message format
+ * v0/v1 instead: that set is converted into one v2 batch first, in one step
+ * (bounded by the same decompression limit), and takes the v2 path after.
  *
  *   handle --> [next partition: begin validation] --step..--> verdict --> append --+
  *                ^     |                             |                          |
@@ -24,6 +26,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "protocol/legacy_records.h"
 
 /* Work between looks at the clock: about 0.2 ms of inflating gzip (the
  * slowest codec here), less of anything else. */
@@ -35,6 +38,10 @@ typedef struct produce_progress {
     bool acks_valid;
     int32_t topic_index;     /* the partition being worked on */
     int32_t partition_index;
+    /* The current partition's batch: the request's, or its v0/v1 set
+     * converted into the request arena. */
+    uint8_t *records;
+    int32_t records_len;
     bool validating;         /* `validation` holds a started validation */
     int64_t slice_started_us; /* when this stretch of work began */
     st_batch_validation_t validation;
@@ -57,6 +64,45 @@ static st_partition_t *produce_partition(st_broker_t *b, const produce_progress_
     return t && pd->index >= 0 && pd->index < t->partition_count ? t->partitions[pd->index] : NULL;
 }
 
+static void produce_record_errors(st_request_t *req, st_produce_response_partition_produce_response_t *pr,
+                                  const st_record_error_t *errors, int32_t count) {
+    if (count <= 0) return;
+    pr->record_errors = st_arena_alloc(&req->arena, (size_t)count * sizeof *pr->record_errors);
+    pr->record_errors_count = count;
+    for (int32_t k = 0; k < count; k++) {
+        pr->record_errors[k].batch_index = errors[k].batch_index;
+        pr->record_errors[k].batch_index_error_message = st_str(errors[k].message);
+    }
+}
+
+/* A Produce v0-2 message set of magic 0 or 1 becomes one v2 batch in the
+ * request arena (pp->records). Returns 0, or the error answered. */
+static int produce_up_convert(st_broker_t *b, st_request_t *req, produce_progress_t *pp, st_partition_t *p,
+                              st_produce_response_partition_produce_response_t *pr) {
+    st_batch_limits_t limits;
+    bool require_keys;
+    st_partition_batch_limits(b, p, st_wall_ms(), &limits, &require_keys);
+    st_writer_t out;
+    st_writer_init(&out, (size_t)pp->records_len + 128);
+    st_batch_check_t check;
+    int err = st_legacy_up_convert(pp->records, (size_t)pp->records_len, &limits,
+                                   p->topic->settings.max_message_bytes, require_keys, &req->arena, &out, &check);
+    if (err == 0 && out.len > INT32_MAX) err = ST_ERR_MESSAGE_TOO_LARGE;
+    if (err != 0) {
+        st_writer_free(&out);
+        ST_WARN("produce v%d to %s-%d: message set refused: %s (%s)", req->api_version, p->topic->name,
+                p->index, st_err_name(err), check.error_message ? check.error_message : "");
+        pr->error_code = (int16_t)err;
+        if (check.error_message) pr->error_message = st_str(check.error_message);
+        produce_record_errors(req, pr, check.record_errors, check.record_error_count);
+        return err;
+    }
+    pp->records = st_arena_memdup(&req->arena, out.data, out.len);
+    pp->records_len = (int32_t)out.len;
+    st_writer_free(&out);
+    return 0;
+}
+
 /* Works on the current partition until it is done (true) or the turn's
  * budget is used (false: the validation goes on later). */
 static bool produce_partition_step(st_broker_t *b, st_request_t *req, produce_progress_t *pp) {
@@ -66,8 +112,9 @@ static bool produce_partition_step(st_broker_t *b, st_request_t *req, produce_pr
         &pp->resp->responses[pp->topic_index].partition_responses[pp->partition_index];
     /* Looked up again after every pause: the topic may be gone by then. */
     st_partition_t *p = pp->acks_valid ? produce_partition(b, pp) : NULL;
-    uint8_t *records = (uint8_t *)pd->records.ptr;
     if (!pp->validating) {
+        pp->records = (uint8_t *)pd->records.ptr;
+        pp->records_len = pd->records.len;
         pr->index = pd->index;
         pr->base_offset = -1;
         pr->log_append_time_ms = -1;
@@ -83,14 +130,20 @@ static bool produce_partition_step(st_broker_t *b, st_request_t *req, produce_pr
             pr->error_code = ST_ERR_UNKNOWN_TOPIC_OR_PARTITION;
             return true;
         }
+        /* Below v3 Kafka does not check the magic: a v2 batch may come too. */
+        if (req->api_version < 3 && pp->records) {
+            int magic = st_legacy_first_magic(pp->records, (size_t)(pp->records_len > 0 ? pp->records_len : 0));
+            if ((magic == 0 || magic == 1) && produce_up_convert(b, req, pp, p, pr) != 0) return true;
+        }
+        uint8_t *records = pp->records;
         /* Batches partition.c refuses before validating (no batch, larger
          * than max.message.bytes) go straight to it. */
-        if (records && pd->records.len >= ST_BATCH_HEADER_BYTES &&
-            pd->records.len <= p->topic->settings.max_message_bytes) {
+        if (records && pp->records_len >= ST_BATCH_HEADER_BYTES &&
+            pp->records_len <= p->topic->settings.max_message_bytes) {
             st_batch_limits_t limits;
             bool require_keys;
             st_partition_batch_limits(b, p, st_wall_ms(), &limits, &require_keys);
-            st_batch_validation_begin(&pp->validation, records, (size_t)pd->records.len, &limits, require_keys,
+            st_batch_validation_begin(&pp->validation, records, (size_t)pp->records_len, &limits, require_keys,
                                       &req->arena);
             pp->validating = true;
         }
@@ -112,20 +165,13 @@ static bool produce_partition_step(st_broker_t *b, st_request_t *req, produce_pr
     st_produce_result_t res;
     /* The records live in the request arena; the log rewrites offsets in
      * place before writing them. */
-    st_partition_produce(b, p, &req->arena, records, pd->records.len, validated, &res);
+    st_partition_produce(b, p, &req->arena, pp->records, pp->records_len, validated, &res);
     pr->error_code = (int16_t)res.error;
     pr->base_offset = res.base_offset;
     pr->log_append_time_ms = res.log_append_time_ms;
     pr->log_start_offset = res.log_start_offset;
     if (res.error && res.error_message) pr->error_message = st_str(res.error_message);
-    if (res.record_error_count > 0) {
-        pr->record_errors = st_arena_alloc(&req->arena, (size_t)res.record_error_count * sizeof *pr->record_errors);
-        pr->record_errors_count = res.record_error_count;
-        for (int32_t k = 0; k < res.record_error_count; k++) {
-            pr->record_errors[k].batch_index = res.record_errors[k].batch_index;
-            pr->record_errors[k].batch_index_error_message = st_str(res.record_errors[k].message);
-        }
-    }
+    produce_record_errors(req, pr, res.record_errors, res.record_error_count);
     return true;
 }
 

@@ -73,7 +73,7 @@ typedef struct topic_def {
 
 /* One line per key in each table; config_keys.c asserts the counts, so a key
  * added to a table is added here too. */
-#define CONFIG_BROKER_KEY_COUNT 79
+#define CONFIG_BROKER_KEY_COUNT 80
 #define CONFIG_TOPIC_KEY_COUNT 24
 extern const config_def_t config_broker_keys[CONFIG_BROKER_KEY_COUNT];
 extern const topic_def_t config_topic_keys[CONFIG_TOPIC_KEY_COUNT];

@@ -157,6 +157,7 @@ const config_def_t config_broker_keys[] = {
     /* Strata limits (see above) */
     {"strata.decompressed.batch.max.bytes", T_INT, STR(ST_CONFIG_DEFAULT_DECOMPRESSED_BATCH_MAX_BYTES), AT_LEAST(1), NULL, RO, "Strata: largest decompressed size of one batch"},
     {"strata.fetch.response.target.bytes", T_INT, STR(ST_CONFIG_DEFAULT_FETCH_RESPONSE_TARGET_BYTES), AT_LEAST(0), NULL, RO, "Strata: record bytes after which a Fetch response takes no more partitions (grown with the connection's minimum RTT); 0: fill to fetch.max.bytes as Kafka does"},
+    {"strata.legacy.api.versions.enable", T_BOOL, "true", ANY, NULL, RO, "Strata: also serve the old API versions Kafka 3.9 served and Kafka 4 removed (KIP-896): Produce v0-2 and Fetch v0-3 with message format v0/v1 converted, OffsetCommit v0-1, OffsetFetch v0, CreateTopics v0-1, DeleteTopics v0, OffsetForLeaderEpoch v0-1, DescribeConfigs v0, DescribeLogDirs v0"},
     {"strata.log.drop.behind.bytes", T_LONG, STR(ST_CONFIG_DEFAULT_LOG_DROP_BEHIND_BYTES), AT_LEAST(-1), NULL, RO, "Strata: bytes of an active segment's newest data kept in the page cache; older data is written back and dropped from it; -1: leave it to the kernel"},
     {"strata.max.inflight.requests.per.connection", T_INT, STR(ST_CONFIG_DEFAULT_MAX_INFLIGHT_REQUESTS), BETWEEN(1, 10000), NULL, RO, "Strata: unanswered requests per connection before reads stop"},
 };

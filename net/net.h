@@ -106,7 +106,9 @@ typedef int (*st_handler_fn)(struct st_broker *b, st_request_t *req);
 
 typedef struct st_api_entry {
     int16_t api_key;
-    int16_t min_version;
+    int16_t min_version;        /* Kafka 4's lowest (KIP-896) */
+    int16_t legacy_min_version; /* Kafka 3.9's lowest, served while
+                                 * strata.legacy.api.versions.enable */
     int16_t max_version;
     st_handler_fn handler;
     /* ApiVersions lists the API from v0 while only min_version+ is served
@@ -137,6 +139,7 @@ struct st_net {
     st_loop_t *loop;
     const st_api_entry_t *api_table; /* the served APIs (server/dispatch.c) */
     int api_count;
+    bool legacy_api_versions; /* strata.legacy.api.versions.enable */
     st_listener_t listener; /* the client listener served (one, PLAINTEXT) */
     /* limits, resolved once from config by the owner */
     int64_t socket_request_max_bytes;

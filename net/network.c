@@ -190,12 +190,17 @@ void st_request_finish_silently(st_request_t *req) {
     if (req->conn) conn_response_ready(net, req->conn);
 }
 
+/* The lowest version served now: Kafka 3.9's while old versions are on. */
+static int16_t api_min_version(const st_net_t *net, const st_api_entry_t *e) {
+    return net->legacy_api_versions ? e->legacy_min_version : e->min_version;
+}
+
 void st_net_api_versions_fill(const st_net_t *net, st_api_versions_response_t *resp, st_arena_t *arena) {
     resp->api_keys = st_arena_alloc(arena, (size_t)net->api_count * sizeof *resp->api_keys);
     for (int i = 0; i < net->api_count; i++) {
         const st_api_entry_t *e = &net->api_table[i];
         resp->api_keys[i].api_key = e->api_key;
-        resp->api_keys[i].min_version = e->listed_from_v0 ? 0 : e->min_version;
+        resp->api_keys[i].min_version = e->listed_from_v0 ? 0 : api_min_version(net, e);
         resp->api_keys[i].max_version = e->max_version;
     }
     resp->api_keys_count = net->api_count;
@@ -268,7 +273,8 @@ static bool conn_dispatch(st_conn_t *c, st_request_t *req, uint8_t *frame, int32
         request_free(req);
         return false;
     }
-    bool supported = req->api_version >= entry->min_version && req->api_version <= entry->max_version;
+    int16_t min_version = api_min_version(net, entry);
+    bool supported = req->api_version >= min_version && req->api_version <= entry->max_version;
     /* The header's client id is a nullable non-compact string (v1+); v2
      * headers add a tagged-field section. An unsupported ApiVersions version
      * is parsed as header v1 (KIP-511: newer clients may send any). */
@@ -300,7 +306,7 @@ static bool conn_dispatch(st_conn_t *c, st_request_t *req, uint8_t *frame, int32
             return true;
         }
         ST_WARN("closing %s: unsupported version %d of %s (supported %d-%d)", c->peer, req->api_version,
-                info->name, entry->min_version, entry->max_version);
+                info->name, min_version, entry->max_version);
         metrics_request_failed(net, req->api_key);
         return false;
     }

@@ -270,6 +270,7 @@ int st_broker_start(st_broker_t *b, st_config_t *config) {
     net->config = config;
     net->api_table = st_api_table;
     net->api_count = st_api_table_count;
+    net->legacy_api_versions = st_config_get_bool(config, "strata.legacy.api.versions.enable");
     net->listen_fd = -1;
     net->socket_request_max_bytes = st_config_get_long(config, "socket.request.max.bytes");
     net->max_connections = st_config_get_int(config, "max.connections");

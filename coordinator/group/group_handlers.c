@@ -325,6 +325,15 @@ int st_handle_leave_group(st_broker_t *b, st_request_t *req) {
     return 0;
 }
 
+/* OffsetCommit v1 carries each partition's commit time; -1 (and every
+ * other version) means now, as in Kafka. */
+static int64_t commit_time_ms(const st_offset_commit_request_offset_commit_request_partition_t *p, int64_t now) {
+    return p->commit_timestamp != -1 ? p->commit_timestamp : now;
+}
+
+/* OffsetCommit. v0 has no generation or member id: a simple commit to the
+ * coordinator's store (Kafka 3.9 kept v0 commits in ZooKeeper; Strata has
+ * none, so OffsetFetch of any version sees them). */
 int st_handle_offset_commit(st_broker_t *b, st_request_t *req) {
     st_offset_commit_request_t rq;
     if (st_request_decode(req, &rq) != 0) return ST_ERR_DECODE;
@@ -388,7 +397,7 @@ int st_handle_offset_commit(st_broker_t *b, st_request_t *req) {
                              .leader_epoch = p->committed_leader_epoch,
                              .metadata = (char *)(p->committed_metadata.len > 0 ? p->committed_metadata.ptr : ""),
                              .metadata_len = p->committed_metadata.len > 0 ? p->committed_metadata.len : 0,
-                             .commit_ms = now};
+                             .commit_ms = commit_time_ms(p, now)};
             group_encode_offset_key(&rs.key, gr->id, t->name.ptr ? t->name.ptr : "", p->partition_index);
             group_encode_offset_value(&rs.value, &c);
             group_records_add(&rs, false);
@@ -406,7 +415,7 @@ int st_handle_offset_commit(st_broker_t *b, st_request_t *req) {
             }
             const st_offset_commit_request_offset_commit_request_partition_t *p = &t->partitions[k];
             group_offset_put(gr, t->name.ptr ? t->name.ptr : "", p->partition_index, p->committed_offset,
-                             p->committed_leader_epoch, p->committed_metadata, now);
+                             p->committed_leader_epoch, p->committed_metadata, commit_time_ms(p, now));
         }
     }
     group_records_free(&rs);

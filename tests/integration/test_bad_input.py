@@ -517,9 +517,11 @@ def check_versions():
                  lambda c: (c.send(frame(header_v2(API_METADATA, 99, 1) + uvarint(1) + b"\0\0\0")), c.expect_closed()))
         rig.case("Produce v-1",
                  lambda c: (c.send(frame(header_v1(API_PRODUCE, -1, 1) + b"\0" * 12)), c.expect_closed()))
-        # Listed but not served, as in Kafka 4 (KAFKA-18659).
-        rig.case("Produce v2",
-                 lambda c: (c.send(frame(header_v1(API_PRODUCE, 2, 1) + b"\0" * 12)), c.expect_closed()))
+        # Served (strata.legacy.api.versions.enable defaults to true), so a
+        # body cut inside its timeout field is what closes the connection.
+        # test_go_clients checks that v2 is refused with old versions off.
+        rig.case("Produce v2 truncated",
+                 lambda c: (c.send(frame(header_v1(API_PRODUCE, 2, 1) + b"\0\x01\0\0")), c.expect_closed()))
 
         def requests_after_bad_one(c):
             # A good request answered, then a bad one closes: nothing else is answered.

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Go clients from Debian (issue 12, acceptance 2) against the real broker.
 
-    STRATA_BUILD=$PWD/build /usr/bin/python3 tests/integration/go/go_clients_check.py [check_sarama ...]
+    STRATA_BUILD=$PWD/build /usr/bin/python3 tests/integration/run.py -k test_go_clients
 
 Builds each program under go/ (sarama/, kafkago/, confluent/, sharing jsonl/)
 offline with Debian's Go packages in GOPATH mode (GO111MODULE=off,
@@ -19,9 +19,10 @@ advertises the proxy's port), which prints each client's requests as
 "api vN" with the ranges ApiVersions answered and names the first request
 the broker closed the connection on: what the server must serve next.
 
-Not in run.py's discovery yet (it picks up test_*.py only): sarama 1.22 and
-kafka-go 0.2 need API versions the server does not serve yet. Written in
-harness.run_checks form so it can move there as test_go_clients.py.
+sarama 1.22 and kafka-go 0.2 send API versions that Kafka 4 removed
+(KIP-896); Strata serves them while strata.legacy.api.versions.enable is on
+(the default). check_legacy_versions_off shows the Kafka 4 ranges and the
+refusal with it off, check_legacy_versions_on the Kafka 3.9 ranges.
 """
 import atexit
 import collections
@@ -37,7 +38,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+GO_DIR = os.path.join(HERE, "go")
+sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
 from harness import Broker, free_port  # noqa: E402
@@ -247,7 +249,7 @@ def build(program):
     src = os.path.join(gopath, "src", "stratagotest")
     os.makedirs(src)
     for d in GO_SOURCES:
-        shutil.copytree(os.path.join(HERE, d), os.path.join(src, d))
+        shutil.copytree(os.path.join(GO_DIR, d), os.path.join(src, d))
     out = os.path.join(gopath, program)
     # Offline, from Debian's packages only: GOPATH mode, no module proxy.
     env = dict(os.environ, GO111MODULE="off", GOPATH=gopath + ":/usr/share/gocode", GOPROXY="off",
@@ -390,6 +392,79 @@ def run_go(program, extra_args=()):
             drive(b, proxy, program, binary, records, extra_args)
         finally:
             proxy.close()
+
+
+# Lowest versions served (key: (with strata.legacy.api.versions.enable, without)):
+# Kafka 3.9's and Kafka 4's. Produce is listed from v0 either way (KAFKA-18659).
+LOWEST = {0: (0, 0), 1: (0, 4), 2: (0, 0), 8: (0, 2), 9: (0, 1), 19: (0, 2), 20: (0, 1), 23: (0, 2),
+          32: (0, 1), 35: (0, 1)}
+
+
+def raw_api_versions(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        client_id = b"strata-it-legacy"
+        s.sendall(struct.pack(">ihhih", 10 + len(client_id), 18, 0, 7, len(client_id)) + client_id)
+        size = struct.unpack(">i", recv_exact(s, 4))[0]
+        body = recv_exact(s, size)
+        assert struct.unpack(">i", body[:4])[0] == 7, "correlation id"
+        return {k: (lo, hi) for k, lo, hi in parse_api_versions(body[4:], 0)}
+    finally:
+        s.close()
+
+
+def recv_exact(s, n):
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise EOFError("closed after %d of %d bytes" % (len(out), n))
+        out += chunk
+    return out
+
+
+def produce_v2_answered(port):
+    """A Produce v2 with acks=1 and no topics: answered (True) or the
+    connection closed (False)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        client_id = b"strata-it-legacy"
+        body = struct.pack(">hii", 1, 1000, 0)
+        header = struct.pack(">hhih", 0, 2, 9, len(client_id)) + client_id
+        s.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
+        try:
+            size = struct.unpack(">i", recv_exact(s, 4))[0]
+        except (EOFError, ConnectionResetError):
+            return False
+        frame = recv_exact(s, size)
+        assert struct.unpack(">i", frame[:4])[0] == 9, "correlation id"
+        return True
+    finally:
+        s.close()
+
+
+def check_legacy_versions_on():
+    """The default: every version Kafka 3.9 served."""
+    with Broker() as b:
+        ranges = raw_api_versions(b.port)
+        lowest = {k: ranges[k][0] for k in LOWEST}
+        assert lowest == {k: on for k, (on, _) in LOWEST.items()}, "lowest versions %r" % lowest
+        assert produce_v2_answered(b.port), "Produce v2 refused with old versions on"
+
+
+def check_legacy_versions_off():
+    """strata.legacy.api.versions.enable=false: Kafka 4's ranges, and a
+    Produce v2 closes the connection, as Kafka 4 does."""
+    with Broker(overrides={"strata.legacy.api.versions.enable": "false"}) as b:
+        ranges = raw_api_versions(b.port)
+        lowest = {k: ranges[k][0] for k in LOWEST}
+        assert lowest == {k: off for k, (_, off) in LOWEST.items()}, "lowest versions %r" % lowest
+        mark = b.log_mark()
+        assert not produce_v2_answered(b.port), "Produce v2 answered with old versions off"
+        deadline = time.time() + 5
+        while "unsupported version 2 of Produce" not in b.log_since(mark) and time.time() < deadline:
+            time.sleep(0.05)
+        assert "unsupported version 2 of Produce (supported 3-11)" in b.log_since(mark), b.log_since(mark)[-500:]
 
 
 if __name__ == "__main__":
